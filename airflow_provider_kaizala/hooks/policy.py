@@ -1,0 +1,599 @@
+"""The Kaizala transport policy: every decision the sync and async hooks make, with no I/O.
+
+One policy, two transports. :class:`~airflow_provider_kaizala.hooks.kaizala.KaizalaHook` (``requests``)
+and the async hook (``httpx``) only send what this module says and hand it what came back:
+
+* the **endpoint table** (:data:`ENDPOINTS`) names every API call once, with its method, path template,
+  whether repeating it after an unknown outcome is safe, and how it pages;
+* :class:`CallPolicy` turns one response or transport error into a :class:`Decision`
+  (done, relocate, renew the token, wait and repeat, or fail with a typed error);
+* :class:`AccessToken` and :func:`parse_token_response` decide when a token must be renewed;
+* :func:`api_url`, :func:`relocation_base` and :func:`host_allowed` build and vet URLs;
+* :class:`SlidingWindowLimiter` keeps a process inside the connector's call budget.
+
+Retry safety is decided per endpoint, not per HTTP method: listing subscribers is a POST but a read,
+adding members is idempotent, sending a message is not. A call that is not repeatable is repeated only
+when the request provably never reached the server (connection refused, connect timeout) or the server
+refused it (429, 503, 401 before the token renewal); otherwise :class:`KaizalaOutcomeUnknownError`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+import pendulum
+
+from airflow_provider_kaizala.exceptions import (
+    KaizalaAuthError,
+    KaizalaBadRequestError,
+    KaizalaException,
+    KaizalaNotFoundError,
+    KaizalaOutcomeUnknownError,
+    KaizalaRateLimitError,
+    KaizalaRelocationError,
+    KaizalaServerError,
+)
+
+DEFAULT_TOKEN_ROOT = "https://api.kaiza.la/v1"
+#: Hosts a 308 may relocate to by default. The reference shows real endpoint-urls on both domains.
+DEFAULT_ALLOWED_HOSTS = ("*.kaiza.la", "*.kaizalamessaging.osi.office.net")
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_RATE_LIMIT_PER_MINUTE = 100
+
+
+class Pagination(str, Enum):
+    """How an endpoint pages its results."""
+
+    NONE = "none"
+    CURSOR = "cursor"  # opaque ``cursor`` in the request and response body (subscribers)
+    HAS_MORE = "has_more"  # ``fromDate`` query + ``hasMore`` flag (actions)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One Kaizala API call.
+
+    :param name: the hook method's name for it.
+    :param method: HTTP method.
+    :param path: path template below ``/v1/``; placeholders are URL-encoded ids.
+    :param repeatable: repeating the call after an unknown outcome cannot duplicate an effect.
+    :param pagination: how the endpoint pages.
+    :param gone_means_done: on a repeat, a 404 means an earlier attempt already took effect (deletes).
+    """
+
+    name: str
+    method: str
+    path: str
+    repeatable: bool
+    pagination: Pagination = Pagination.NONE
+    gone_means_done: bool = False
+
+    def format_path(self, **ids: str) -> str:
+        """Fill the path template, URL-encoding each id (``@`` is kept, as real group ids carry it)."""
+        return self.path.format(**{key: quote(value, safe="@") for key, value in ids.items()})
+
+
+def _endpoints(*items: Endpoint) -> dict[str, Endpoint]:
+    return {item.name: item for item in items}
+
+
+#: Every Kaizala call the provider makes, named once.
+ENDPOINTS: dict[str, Endpoint] = _endpoints(
+    Endpoint("access_token", "GET", "accessToken", repeatable=True),
+    Endpoint("list_groups", "GET", "groups", repeatable=True),
+    Endpoint("get_group", "GET", "groups/{group_id}", repeatable=True),
+    Endpoint("create_group", "POST", "groups", repeatable=False),
+    Endpoint("list_subgroups", "GET", "groups/{group_id}/subGroups", repeatable=True),
+    Endpoint("create_subgroup", "POST", "groups/{group_id}/subGroups", repeatable=False),
+    Endpoint("add_subgroups", "PUT", "groups/{group_id}/subGroups", repeatable=True),
+    Endpoint(
+        "remove_subgroup", "DELETE", "groups/{group_id}/subGroups/{subgroup_id}", repeatable=True, gone_means_done=True
+    ),
+    Endpoint("list_members", "GET", "groups/{group_id}/members", repeatable=True),
+    Endpoint("add_members", "PUT", "groups/{group_id}/members", repeatable=True),
+    Endpoint("set_member_role", "PUT", "groups/{group_id}/members/{member_id}", repeatable=True),
+    Endpoint("remove_member", "DELETE", "groups/{group_id}/members/{member_id}", repeatable=True, gone_means_done=True),
+    Endpoint(
+        "list_subscribers", "POST", "groups/{group_id}/subscribers", repeatable=True, pagination=Pagination.CURSOR
+    ),
+    Endpoint("add_subscribers", "PUT", "groups/{group_id}/subscribers/add", repeatable=True),
+    Endpoint("remove_subscribers", "PUT", "groups/{group_id}/subscribers/remove", repeatable=True),
+    Endpoint("send_message", "POST", "groups/{group_id}/messages", repeatable=False),
+)
+
+
+def endpoint_for(method: str, path: str) -> Endpoint | None:
+    """Find the table entry for a concrete ``method`` and ``path`` (used by the low-level ``request``)."""
+    segments = [s for s in path.strip("/").split("/") if s]
+    for endpoint in ENDPOINTS.values():
+        if endpoint.method != method.upper():
+            continue
+        template = endpoint.path.split("/")
+        if len(template) == len(segments) and all(
+            t.startswith("{") or t.lower() == s.lower() for t, s in zip(template, segments, strict=True)
+        ):
+            return endpoint
+    return None
+
+
+# --------------------------------------------------------------------------------------------- URLs
+
+
+def api_url(endpoint_url: str, path: str) -> str:
+    """Join an ``endpointUrl`` (with or without trailing ``/`` or ``/v1``) and an API path below ``/v1/``."""
+    base = endpoint_url.rstrip("/")
+    if base.lower().endswith("/v1"):
+        base = base[:-3]
+    return f"{base}/v1/{path.lstrip('/')}"
+
+
+def token_url(token_root: str) -> str:
+    """The ``accessToken`` URL under the token service root (the connection's host)."""
+    return api_url(token_root, "accessToken")
+
+
+def relocation_base(location: str, request_url: str) -> str:
+    """The new endpoint-url named by a 308 ``Location`` header.
+
+    ``Location`` may be a bare base (``https://kms2.kaiza.la/``), a base ending in ``/v1``, or the full
+    re-targeted request URL (``https://kms2.kaiza.la/v1/groups/...``); a relative value is resolved
+    against the request URL. Any other path is dropped, as the reference decides (§3.1).
+    """
+    target = urlsplit(urljoin(request_url, location.strip()))
+    path = target.path
+    index = path.lower().find("/v1/")
+    if index >= 0:
+        prefix = path[:index]
+    elif path.lower().rstrip("/").endswith("/v1"):
+        prefix = path.rstrip("/")[:-3]
+    else:
+        prefix = ""
+    return f"{target.scheme}://{target.netloc}{prefix}/"
+
+
+def parse_allowed_hosts(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """Normalise the ``allowed_hosts`` extra (comma-separated string or list) to lower-case patterns."""
+    if value is None or value == "":
+        return DEFAULT_ALLOWED_HOSTS
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(item.strip().lower() for item in items if item and item.strip())
+
+
+def host_allowed(url: str, allowed_hosts: tuple[str, ...]) -> bool:
+    """Whether a relocation to ``url`` is acceptable.
+
+    https to a host matching one of the patterns (``*.kaiza.la``); plain http only to a host the
+    allowlist names exactly (such as the emulator on ``127.0.0.1``); nothing else.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        return False
+    if parts.scheme == "https":
+        return any(fnmatch.fnmatchcase(host, pattern) for pattern in allowed_hosts)
+    if parts.scheme == "http":
+        return host in allowed_hosts
+    return False
+
+
+# ------------------------------------------------------------------------------------------- time
+
+
+def parse_retry_after(value: str | None, now: pendulum.DateTime, cap: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), capped; None if absent/bad."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = pendulum.instance(parsedate_to_datetime(text))
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = (when - now).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), cap)
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with full jitter for the ``attempt``-th repeat (1-based)."""
+    return rng.uniform(0.0, min(cap, base * (2 ** (attempt - 1))))
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A cached access token with the endpoint-url it belongs to and its expiry."""
+
+    token: str = field(repr=False)
+    endpoint_url: str
+    expires_at: pendulum.DateTime
+    obtained_at: pendulum.DateTime
+
+    def renewal_margin(self) -> float:
+        """Renew 5 minutes ahead of expiry, or a tenth of the lifetime for short-lived tokens."""
+        lifetime = (self.expires_at - self.obtained_at).total_seconds()
+        return max(0.0, min(300.0, lifetime / 10))
+
+    def is_fresh(self, now: pendulum.DateTime) -> bool:
+        """Whether the token can still be used without renewing it first."""
+        return (self.expires_at - now).total_seconds() > self.renewal_margin()
+
+    def relocated(self, endpoint_url: str) -> AccessToken:
+        """The same token, for a new endpoint-url (the token stays valid across a 308)."""
+        return replace(self, endpoint_url=endpoint_url)
+
+
+def parse_token_response(body: Any, now: pendulum.DateTime) -> tuple[AccessToken, str | None]:
+    """Read an ``accessToken`` response; return the token and a rotated refresh token (None when absent)."""
+    if not isinstance(body, Mapping) or not body.get("accessToken") or not body.get("endpointUrl"):
+        raise KaizalaAuthError("The token service answered without an accessToken and endpointUrl.")
+    expiry: Any = body.get("accessTokenExpiry")
+    try:
+        expires_at = pendulum.from_timestamp(int(expiry) / 1000.0)
+    except (TypeError, ValueError, OverflowError):
+        expires_at = now.add(hours=24)
+    rotated = body.get("refreshToken") or None
+    token = AccessToken(str(body["accessToken"]), str(body["endpointUrl"]), expires_at, now)
+    return token, str(rotated) if rotated else None
+
+
+# ---------------------------------------------------------------------------------------- decisions
+
+
+class TransportError(str, Enum):
+    """What went wrong below HTTP."""
+
+    CONNECT = "connect"  # refused or connect timeout: the request provably never reached the server
+    TIMEOUT = "timeout"  # sent, no answer in time: outcome unknown
+    DROPPED = "dropped"  # connection closed after sending: outcome unknown
+
+
+@dataclass(frozen=True)
+class Done:
+    """The call succeeded; use the body."""
+
+
+@dataclass(frozen=True)
+class Relocate:
+    """Use ``endpoint_url`` from now on and repeat the call there."""
+
+    endpoint_url: str
+
+
+@dataclass(frozen=True)
+class RenewToken:
+    """Get a new access token and repeat the call once."""
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Sleep ``seconds``, then repeat the call."""
+
+    seconds: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Fail:
+    """Give up with ``error``."""
+
+    error: KaizalaException
+
+
+@dataclass(frozen=True)
+class GoneIsDone:
+    """A repeated delete found nothing: an earlier attempt took effect. Treat as success."""
+
+
+Decision = Done | Relocate | RenewToken | Wait | Fail | GoneIsDone
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """Limits of the policy, read from the connection."""
+
+    max_retries: int = DEFAULT_MAX_RETRIES
+    max_throttle_waits: int = 10
+    max_relocations: int = 3
+    backoff_base: float = 1.0
+    backoff_cap: float = 30.0
+    retry_after_cap: float = 120.0
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+
+
+def error_body(body: Any) -> tuple[str | None, str | None, str | None]:
+    """``(errorCode, errorCategoryKey, message)`` of a Kaizala error body, tolerating anything else."""
+    if isinstance(body, Mapping):
+        lowered = {str(k).lower(): v for k, v in body.items()}
+
+        def text(key: str) -> str | None:
+            value = lowered.get(key)
+            return str(value)[:500] if value is not None else None
+
+        return text("errorcode"), text("errorcategorykey"), text("message")
+    return None, None, None
+
+
+def parse_json(content: bytes) -> Any:
+    """Decode a response body; None when it is empty or not JSON."""
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
+
+
+class CallPolicy:
+    """The decisions for one logical API call, across all its attempts.
+
+    :param endpoint: the table entry of the call.
+    :param path: the concrete path (for error messages; ids only, never secrets).
+    :param settings: limits.
+    :param rng: source of jitter.
+    :param clock: returns "now" as a pendulum DateTime (Retry-After dates).
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        path: str,
+        settings: PolicySettings,
+        rng: random.Random | None = None,
+        clock: Callable[[], pendulum.DateTime] = pendulum.now,
+    ) -> None:
+        self.endpoint = endpoint
+        self.path = path
+        self.settings = settings
+        self.rng = rng or random.Random()
+        self.clock = clock
+        self.retries = 0
+        self.throttle_waits = 0
+        self.renewed = False
+        self.visited: list[str] = []
+        self.maybe_applied = False  # an earlier attempt may have reached the server and taken effect
+
+    def _error(self, cls: type[KaizalaException], message: str, status: int | None = None, body: Any = None) -> Fail:
+        code, category, server_message = error_body(body)
+        return Fail(
+            cls(
+                message,
+                method=self.endpoint.method,
+                path=self.path,
+                status=status,
+                error_code=code,
+                error_category=category,
+                server_message=server_message,
+            )
+        )
+
+    def _retry(self, reason: str, status: int | None, body: Any) -> Decision:
+        self.retries += 1
+        if self.retries > self.settings.max_retries:
+            return self._error(
+                KaizalaServerError, f"Gave up after {self.settings.max_retries} retries ({reason}).", status, body
+            )
+        delay = backoff_delay(self.retries, self.settings.backoff_base, self.settings.backoff_cap, self.rng)
+        return Wait(delay, reason)
+
+    def _unknown(self, reason: str, status: int | None = None, body: Any = None) -> Fail:
+        return self._error(
+            KaizalaOutcomeUnknownError,
+            f"Outcome unknown: {reason}. The request may have taken effect, and repeating "
+            f"'{self.endpoint.name}' is not safe, so it was not repeated; check before re-running.",
+            status,
+            body,
+        )
+
+    def on_transport_error(self, kind: TransportError, detail: str = "") -> Decision:
+        """Decide after a request got no HTTP answer."""
+        reason = f"{kind.value} error{': ' + detail if detail else ''}"
+        if kind is TransportError.CONNECT or self.endpoint.repeatable:
+            if kind is not TransportError.CONNECT:
+                self.maybe_applied = True
+            return self._retry(reason, None, None)
+        return self._unknown(reason)
+
+    def on_response(self, status: int, headers: Mapping[str, str], body: Any, request_url: str) -> Decision:
+        """Decide after an HTTP answer. ``headers`` must be case-insensitive."""
+        if 200 <= status < 300:
+            return Done()
+        if status == 308 and self.endpoint.name != "access_token":
+            return self._relocate(headers.get("Location"), request_url, body)
+        if status == 401 and self.endpoint.name != "access_token" and not self.renewed:
+            self.renewed = True
+            return RenewToken()
+        if status == 429:
+            self.throttle_waits += 1
+            if self.throttle_waits > self.settings.max_throttle_waits:
+                return self._error(
+                    KaizalaRateLimitError,
+                    f"Still throttled after {self.settings.max_throttle_waits} waits.",
+                    status,
+                    body,
+                )
+            seconds = parse_retry_after(headers.get("Retry-After"), self.clock(), self.settings.retry_after_cap)
+            if seconds is None:
+                seconds = backoff_delay(
+                    self.throttle_waits, self.settings.backoff_base, self.settings.backoff_cap, self.rng
+                )
+            return Wait(seconds, "throttled (HTTP 429)")
+        if status == 404 and self.endpoint.gone_means_done and self.maybe_applied:
+            return GoneIsDone()
+        if status == 503:
+            return self._retry("service unavailable (HTTP 503)", status, body)
+        if status >= 500:
+            if self.endpoint.repeatable:
+                self.maybe_applied = True
+                return self._retry(f"server error (HTTP {status})", status, body)
+            return self._unknown(f"the server answered HTTP {status}", status, body)
+        return self._client_error(status, body)
+
+    def _client_error(self, status: int, body: Any) -> Fail:
+        if status in (401, 403):
+            what = "credentials" if self.endpoint.name == "access_token" else "token or permissions"
+            return self._error(KaizalaAuthError, f"Kaizala refused the {what}.", status, body)
+        if status == 404:
+            return self._error(KaizalaNotFoundError, "Not found.", status, body)
+        if 300 <= status < 400:
+            return self._error(KaizalaException, f"Unexpected redirect (HTTP {status}).", status, body)
+        return self._error(KaizalaBadRequestError, "Kaizala rejected the request.", status, body)
+
+    def _relocate(self, location: str | None, request_url: str, body: Any) -> Decision:
+        if not location:
+            return self._error(KaizalaRelocationError, "HTTP 308 without a Location header.", 308, body)
+        new_base = relocation_base(location, request_url)
+        host = urlsplit(new_base).netloc
+        if not host_allowed(new_base, self.settings.allowed_hosts):
+            return self._error(
+                KaizalaRelocationError,
+                f"Refused relocation to {urlsplit(new_base).scheme}://{host}: the host is not in allowed_hosts "
+                f"({', '.join(self.settings.allowed_hosts)}) or plain http was offered for a host not named "
+                "exactly. The access token was not sent there.",
+                308,
+                body,
+            )
+        if new_base in self.visited:
+            return self._error(KaizalaRelocationError, f"Relocation loop back to {host}.", 308, body)
+        if len(self.visited) >= self.settings.max_relocations:
+            return self._error(
+                KaizalaRelocationError, f"More than {self.settings.max_relocations} relocations in one call.", 308, body
+            )
+        self.visited.append(new_base)
+        return Relocate(new_base)
+
+
+# -------------------------------------------------------------------------------------- throttling
+
+
+class SlidingWindowLimiter:
+    """Keeps calls within ``limit`` per ``window`` seconds (a sliding window, as the emulator decides).
+
+    :meth:`reserve` books the next slot and returns how long the caller must sleep before using it,
+    so a long pagination paces itself instead of running into HTTP 429. Thread-safe; the sync hook
+    sleeps with ``time.sleep`` and the async hook with ``asyncio.sleep``.
+    """
+
+    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        if limit < 1:
+            raise ValueError(f"rate limit must be at least 1 call per window, got {limit}")
+        self.limit = limit
+        # Server and client clocks see a call at slightly different instants: keep a small margin.
+        self.window = window * 1.01 + 0.02
+        self.clock = clock
+        self._slots: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Book a call; return the seconds to wait before making it."""
+        with self._lock:
+            now = self.clock()
+            while self._slots and self._slots[0] <= now - self.window:
+                self._slots.popleft()
+            if len(self._slots) < self.limit:
+                self._slots.append(now)
+                return 0.0
+            slot = max(now, self._slots.popleft() + self.window)
+            self._slots.append(slot)
+            return slot - now
+
+
+_LIMITERS: dict[tuple[str, str, int, float], SlidingWindowLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(token_root: str, application_id: str, limit: int, window: float) -> SlidingWindowLimiter:
+    """The process-wide limiter of one connector (every hook of the connector in this process shares it)."""
+    key = (token_root, application_id, limit, window)
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(key)
+        if limiter is None:
+            limiter = _LIMITERS[key] = SlidingWindowLimiter(limit, window)
+        return limiter
+
+
+# ----------------------------------------------------------------------------------- normalisation
+
+
+def as_bool(value: Any) -> bool:
+    """The API sometimes sends booleans as strings (``{"result": "true"}``)."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def subscriber_page_body(cursor: str | None, count: int) -> dict[str, Any]:
+    """Request body for one page of subscribers."""
+    body: dict[str, Any] = {"count": count}
+    if cursor:
+        body["cursor"] = cursor
+    return body
+
+
+def subscriber_page(body: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """Items and next cursor of a subscriber page; a missing or empty cursor ends the walk."""
+    if not isinstance(body, Mapping):
+        return [], None
+    items = [normalise_person(item) for item in body.get("subscribers") or []]
+    cursor = body.get("cursor")
+    return items, (str(cursor) if cursor else None)
+
+
+def normalise_person(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A member or subscriber with real booleans."""
+    result = dict(item)
+    if "isProvisioned" in result:
+        result["isProvisioned"] = as_bool(result["isProvisioned"])
+    return result
+
+
+def unwrap_group(body: Any) -> dict[str, Any]:
+    """``GET /groups/{id}`` is documented as ``{"groups": [group]}``; accept that or a bare object."""
+    if isinstance(body, Mapping):
+        groups = body.get("groups")
+        if isinstance(groups, list) and groups and isinstance(groups[0], Mapping):
+            return dict(groups[0])
+        return dict(body)
+    return {}
+
+
+def unwrap_subgroups(body: Any, group_id: str) -> list[dict[str, Any]]:
+    """Sub-groups from either documented shape: the [D] ``groups`` wrapper or the [S] bare parent."""
+    if not isinstance(body, Mapping):
+        return []
+    if isinstance(body.get("subGroups"), list):
+        return [dict(item) for item in body["subGroups"]]
+    groups = body.get("groups")
+    if isinstance(groups, list):
+        if len(groups) == 1 and isinstance(groups[0], Mapping) and groups[0].get("groupId") == group_id:
+            return [dict(item) for item in groups[0].get("subGroups") or []]
+        return [dict(item) for item in groups if isinstance(item, Mapping)]
+    return []
+
+
+def per_number_results(body: Any, key: str) -> dict[str, dict[str, Any]]:
+    """Normalise the subscribers add/remove map ``{"result": {"+91..": {"isAdded": "true"}}}``."""
+    result = body.get("result") if isinstance(body, Mapping) else None
+    if not isinstance(result, Mapping):
+        return {}
+    normalised: dict[str, dict[str, Any]] = {}
+    for number, outcome in result.items():
+        entry = dict(outcome) if isinstance(outcome, Mapping) else {key: outcome}
+        entry[key] = as_bool(entry.get(key))
+        normalised[str(number)] = entry
+    return normalised

@@ -1,0 +1,120 @@
+"""Input validation shared by the hook, the operators and the notifier.
+
+Every function either returns the normalised value or raises :class:`KaizalaValidationError` naming
+the field, the offending value and the rule, so bad input fails before any HTTP call is made.
+``phonenumbers`` is imported on first use, not when a DAG file is parsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from airflow_provider_kaizala.exceptions import KaizalaValidationError
+
+MAX_MESSAGE_LENGTH = 4000
+MAX_PAGE_SIZE = 50
+MAX_ID_LENGTH = 256
+MAX_MEMBERS_AT_CREATION = 100
+ROLES = ("Admin", "Member")
+GROUP_TYPES = ("Group", "ConnectGroup")
+
+
+def _fail(field: str, value: Any, rule: str) -> KaizalaValidationError:
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return KaizalaValidationError(f"Invalid {field}={shown}: {rule}.")
+
+
+def validate_phone_number(value: Any, field: str = "phone number") -> str:
+    """Return ``value`` in E.164 form, or raise if it is not a valid international number."""
+    import phonenumbers
+
+    rule = "expected an E.164 phone number with a leading + and country code, e.g. '+14155550123'"
+    if not isinstance(value, str) or not value.strip().startswith("+"):
+        raise _fail(field, value, rule)
+    try:
+        parsed = phonenumbers.parse(value.strip(), None)
+    except phonenumbers.NumberParseException as err:
+        raise _fail(field, value, f"{rule} ({err._msg})") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise _fail(field, value, f"{rule}; this number is not valid for its country code")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_phone_numbers(values: Any, field: str = "phone_numbers", max_items: int | None = None) -> list[str]:
+    """Validate a non-empty list of phone numbers; return them normalised, duplicates removed, order kept."""
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise _fail(field, values, "expected a list of E.164 phone numbers, not a single string or scalar")
+    result: dict[str, None] = {}
+    for index, value in enumerate(values):
+        result[validate_phone_number(value, f"{field}[{index}]")] = None
+    if not result:
+        raise _fail(field, values, "expected at least one phone number")
+    if max_items is not None and len(result) > max_items:
+        raise _fail(field, f"<{len(result)} numbers>", f"at most {max_items} numbers are allowed here")
+    return list(result)
+
+
+def validate_id(value: Any, field: str = "id") -> str:
+    """Validate an opaque Kaizala id such as ``'3f2c...e1@1'``: non-empty, no slash, no whitespace."""
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(field, value, "expected a non-empty id string such as '1b4e28ba-2fa1-11d2-883f-0016d3cca427@1'")
+    if value != value.strip() or any(ch.isspace() for ch in value) or "/" in value or "?" in value or "#" in value:
+        raise _fail(field, value, "an id may not contain spaces, '/', '?' or '#'")
+    if len(value) > MAX_ID_LENGTH:
+        raise _fail(field, value, f"an id is at most {MAX_ID_LENGTH} characters")
+    return value
+
+
+def validate_ids(values: Any, field: str = "ids") -> list[str]:
+    """Validate a non-empty list of ids; duplicates removed, order kept."""
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise _fail(field, values, "expected a list of ids, not a single string or scalar")
+    result = {validate_id(value, f"{field}[{index}]"): None for index, value in enumerate(values)}
+    if not result:
+        raise _fail(field, values, "expected at least one id")
+    return list(result)
+
+
+def validate_page_size(value: Any, field: str = "page_size") -> int:
+    """Validate a subscriber page size: an integer from 1 to 50."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
+        raise _fail(field, value, f"expected an integer from 1 to {MAX_PAGE_SIZE}")
+    return value
+
+
+def validate_text(value: Any, field: str, max_length: int, *, allow_empty: bool = False) -> str:
+    """Validate a string of at most ``max_length`` characters (non-blank unless ``allow_empty``)."""
+    if not isinstance(value, str):
+        raise _fail(field, value, f"expected a string of at most {max_length} characters")
+    if not allow_empty and not value.strip():
+        raise _fail(field, value, "may not be empty")
+    if len(value) > max_length:
+        raise _fail(field, f"<{len(value)} characters>", f"at most {max_length} characters are allowed")
+    return value
+
+
+def validate_message(value: Any, field: str = "message") -> str:
+    """Validate a text message: 1 to 4000 characters."""
+    return validate_text(value, field, MAX_MESSAGE_LENGTH)
+
+
+def validate_choice(value: Any, field: str, allowed: Iterable[str]) -> str:
+    """Validate that ``value`` is one of ``allowed`` (case-insensitive); return the canonical spelling."""
+    options = list(allowed)
+    if isinstance(value, str):
+        for option in options:
+            if option.lower() == value.lower():
+                return option
+    raise _fail(field, value, f"expected one of {', '.join(options)}")
+
+
+def validate_bool(value: Any, field: str) -> bool:
+    """Validate a boolean; the strings 'true' and 'false' (any case) are accepted, as templates render them."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise _fail(field, value, "expected true or false")
