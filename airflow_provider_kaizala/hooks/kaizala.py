@@ -36,6 +36,7 @@ from airflow_provider_kaizala.hooks.policy import (
     Wait,
     api_url,
     as_bool,
+    check_endpoint_url,
     endpoint_for,
     normalise_person,
     parse_json,
@@ -162,7 +163,6 @@ class KaizalaHook(BaseHook):
         session.verify = self.config.verify
         if self.config.proxies:
             session.proxies.update(self.config.proxies)
-        session.max_redirects = 0
         return session
 
     def get_conn(self) -> requests.Session:
@@ -221,6 +221,7 @@ class KaizalaHook(BaseHook):
             if isinstance(decision, Done):
                 token, rotated = parse_token_response(body, pendulum.now("UTC"))
                 _mask(token.token)
+                check_endpoint_url(token.endpoint_url, self.config.token_root, self.config.allowed_hosts)
                 if rotated:
                     _mask(rotated)
                 log.debug("Got a Kaizala access token valid until %s.", token.expires_at)

@@ -187,6 +187,22 @@ def host_allowed(url: str, allowed_hosts: tuple[str, ...]) -> bool:
     return False
 
 
+def check_endpoint_url(endpoint_url: str, token_root: str, allowed_hosts: tuple[str, ...]) -> None:
+    """Refuse an ``endpointUrl`` from the token service that the access token must not be sent to.
+
+    The token service's own host is trusted (the user configured it); any other host must pass the
+    same allowlist as a 308 relocation.
+    """
+    if urlsplit(endpoint_url).netloc.lower() == urlsplit(token_root).netloc.lower():
+        return
+    if not host_allowed(endpoint_url, allowed_hosts):
+        parts = urlsplit(endpoint_url)
+        raise KaizalaRelocationError(
+            f"Refused the endpointUrl {parts.scheme}://{parts.netloc} returned by the token service: the host is "
+            f"not in allowed_hosts ({', '.join(allowed_hosts)}). The access token was not sent there."
+        )
+
+
 # ------------------------------------------------------------------------------------------- time
 
 
