@@ -31,6 +31,18 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_kaizala.hooks.kaizala"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Microsoft Kaizala",
+                "python-modules": [
+                    "airflow_provider_kaizala.operators.groups",
+                    "airflow_provider_kaizala.operators.members",
+                    "airflow_provider_kaizala.operators.subscribers",
+                    "airflow_provider_kaizala.operators.messages",
+                ],
+            }
+        ],
+        "notifications": ["airflow_provider_kaizala.notifications.kaizala.KaizalaNotifier"],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_kaizala.hooks.kaizala.KaizalaHook",

@@ -17,6 +17,7 @@ MAX_PAGE_SIZE = 50
 MAX_ID_LENGTH = 256
 MAX_MEMBERS_AT_CREATION = 100
 ROLES = ("Admin", "Member")
+_NATIVE_HINT = " (a Jinja template renders to a string unless the DAG sets render_template_as_native_obj=True)"
 GROUP_TYPES = ("Group", "ConnectGroup")
 
 
@@ -46,7 +47,9 @@ def validate_phone_number(value: Any, field: str = "phone number") -> str:
 def validate_phone_numbers(values: Any, field: str = "phone_numbers", max_items: int | None = None) -> list[str]:
     """Validate a non-empty list of phone numbers; return them normalised, duplicates removed, order kept."""
     if isinstance(values, str) or not isinstance(values, Iterable):
-        raise _fail(field, values, "expected a list of E.164 phone numbers, not a single string or scalar")
+        raise _fail(
+            field, values, f"expected a list of E.164 phone numbers, not a single string or scalar{_NATIVE_HINT}"
+        )
     result: dict[str, None] = {}
     for index, value in enumerate(values):
         result[validate_phone_number(value, f"{field}[{index}]")] = None
@@ -71,7 +74,7 @@ def validate_id(value: Any, field: str = "id") -> str:
 def validate_ids(values: Any, field: str = "ids") -> list[str]:
     """Validate a non-empty list of ids; duplicates removed, order kept."""
     if isinstance(values, str) or not isinstance(values, Iterable):
-        raise _fail(field, values, "expected a list of ids, not a single string or scalar")
+        raise _fail(field, values, f"expected a list of ids, not a single string or scalar{_NATIVE_HINT}")
     result = {validate_id(value, f"{field}[{index}]"): None for index, value in enumerate(values)}
     if not result:
         raise _fail(field, values, "expected at least one id")

@@ -1,0 +1,1 @@
+"""Notifiers: pipeline notifications to Kaizala groups and subscribers."""

@@ -1,0 +1,84 @@
+"""KaizalaNotifier: send a templated Kaizala message from Airflow callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseNotifier
+
+from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
+
+DEFAULT_MESSAGE = (
+    "Airflow: {{ dag.dag_id if dag else '' }}{{ '.' ~ ti.task_id if ti else '' }} "
+    "{{ (ti.state if ti else '') or '' }} in run {{ run_id }}"
+    "{% if ti and ti.log_url %}\nLog: {{ ti.log_url }}{% endif %}"
+)
+
+
+class KaizalaNotifier(BaseNotifier):
+    """Send a Kaizala message when a task or DAG succeeds, fails, retries or misses a deadline.
+
+    Use it in ``on_failure_callback``, ``on_success_callback`` and the other callbacks, at task or DAG
+    level. The message is a Jinja template with the callback context (``dag``, ``ti``, ``run_id``,
+    ``ti.log_url``, ``exception``...). A notification that cannot be sent is logged and never raises,
+    so it cannot hide the failure that triggered it.
+
+    :param group_id: the group to message (templated).
+    :param message: the message template, up to 4000 characters once rendered (templated).
+    :param subscribers: message only these subscribers of a public group (templated).
+    :param send_to_all_subscribers: message every subscriber of a public group (templated).
+    :param kaizala_conn_id: the ``kaizala`` connection (templated).
+    """
+
+    template_fields: Sequence[str] = (
+        "kaizala_conn_id",
+        "group_id",
+        "message",
+        "subscribers",
+        "send_to_all_subscribers",
+    )
+
+    def __init__(
+        self,
+        *,
+        group_id: str,
+        message: str = DEFAULT_MESSAGE,
+        subscribers: list[str] | None = None,
+        send_to_all_subscribers: bool = False,
+        kaizala_conn_id: str = KaizalaHook.default_conn_name,
+    ) -> None:
+        super().__init__()
+        self.kaizala_conn_id = kaizala_conn_id
+        self.group_id = group_id
+        self.message = message
+        self.subscribers = subscribers
+        self.send_to_all_subscribers = send_to_all_subscribers
+
+    @cached_property
+    def hook(self) -> KaizalaHook:
+        """The hook on the rendered connection id."""
+        return KaizalaHook(kaizala_conn_id=self.kaizala_conn_id)
+
+    def notify(self, context: Any) -> None:
+        """Send the rendered message; log, never raise, when it cannot be sent."""
+        try:
+            result = self.hook.send_message(
+                self.group_id,
+                self.message,
+                subscribers=self.subscribers,
+                send_to_all_subscribers=self.send_to_all_subscribers,
+            )
+        except Exception as err:
+            self.log.error("The Kaizala notification to group %s could not be sent: %s", self.group_id, err)
+            return
+        self.log.info("Sent Kaizala notification %s to group %s.", result.get("referenceId"), self.group_id)
+
+    async def async_notify(self, context: Any) -> None:
+        """Send the notification from the triggerer without blocking its event loop."""
+        await asyncio.to_thread(self.notify, context)
+
+
+send_kaizala_notification = KaizalaNotifier

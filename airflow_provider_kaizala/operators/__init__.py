@@ -1,0 +1,1 @@
+"""Operators: one class per Kaizala action, each a thin layer over :class:`KaizalaHook`."""
