@@ -1,0 +1,94 @@
+"""HTTP client of the emulator's admin API (``/_emulator``), usable against any running emulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class EmulatorAdmin:
+    """Thin httpx wrapper over ``/_emulator``; every method raises ``httpx.HTTPStatusError`` on an error answer."""
+
+    def __init__(self, base_url: str, timeout: float = 120.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.Client(base_url=self.base_url + "/_emulator", timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _call(self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        resp = self._client.request(method, path, json=json, params=params)
+        resp.raise_for_status()
+        return resp.json()
+
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+    def faults(self, **changes: Any) -> dict[str, Any]:
+        """Merge ``changes`` into the fault config (none: just read it); returns the whole config."""
+        if not changes:
+            return self._call("GET", "/faults")
+        return self._call("POST", "/faults", json=changes)
+
+    def relocate(self, application_id: str | None = None, to: str | None = None) -> str:
+        body: dict[str, Any] = {}
+        if application_id is not None:
+            body["applicationId"] = application_id
+        if to is not None:
+            body["to"] = to
+        return str(self._call("POST", "/relocate", json=body)["endpointUrl"])
+
+    def expire_tokens(self, application_id: str | None = None) -> int:
+        body = {} if application_id is None else {"applicationId": application_id}
+        return int(self._call("POST", "/expire-tokens", json=body)["expired"])
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        return self._call("POST", "/clock", json={"advance_seconds": seconds})
+
+    def create_connector(self, **kw: Any) -> dict[str, Any]:
+        """Keys: name, phone, tenantId, permissions, groupId (group token)."""
+        return self._call("POST", "/connectors", json=kw)
+
+    def create_group(self, **kw: Any) -> str:
+        """Keys: name, groupType, members, admins, subscriberCount, subscribers, unprovisioned, parentId."""
+        return str(self._call("POST", "/groups", json=kw)["groupId"])
+
+    def seed_demo(self, subscribers: int | None = None) -> dict[str, Any]:
+        body = {} if subscribers is None else {"subscribers": subscribers}
+        return self._call("POST", "/seed/demo", json=body)
+
+    def churn(
+        self,
+        group_id: str,
+        kind: str,
+        add: int = 0,
+        remove: int = 0,
+        seed: int | None = None,
+        every_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"groupId": group_id, "kind": kind, "add": add, "remove": remove}
+        if seed is not None:
+            body["seed"] = seed
+        if every_seconds is not None:
+            body["every_seconds"] = every_seconds
+        return self._call("POST", "/churn", json=body)
+
+    def calls(self, since: int = 0) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/calls", params={"since": since})["calls"])
+
+    def clear_calls(self) -> None:
+        self._call("DELETE", "/calls")
+
+    def messages(self, group_id: str | None = None) -> list[dict[str, Any]]:
+        params = {} if group_id is None else {"groupId": group_id}
+        return list(self._call("GET", "/messages", params=params)["messages"])
+
+    def groups(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/groups")["groups"])
+
+    def members(self, group_id: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/groups/{group_id}/members")["members"])
+
+    def subscribers(self, group_id: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/groups/{group_id}/subscribers")["subscribers"])

@@ -1,0 +1,317 @@
+"""The emulator's ASGI application: one app serving the primary and the alternate endpoint.
+
+The request pipeline for API calls (everything outside ``/_emulator``) is, in order:
+injected drop (phase ``before``) -> injected 5xx -> slow (phase ``before``) -> routing -> for resource calls:
+access token check -> relocation (308) -> throttling (429) -> permission (403) -> handler -> drop/slow
+(phase ``after``) -> response. Admin calls (``/_emulator/...``) skip faults, auth and the call log.
+
+It is a raw ASGI app (no framework on the hot path) so that a subscriber page costs a few hundred µs and so
+that a dropped connection can really be dropped (the transport is aborted before any byte is written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import struct
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from airflow_provider_kaizala.emulator import admin_api, auth, groups, members, messages, subscribers
+from airflow_provider_kaizala.emulator.faults import FaultConfig, FaultEngine
+from airflow_provider_kaizala.emulator.routing import Router
+from airflow_provider_kaizala.emulator.state import Connector, State
+from airflow_provider_kaizala.emulator.wire import (
+    MSG_TOKEN_INVALID,
+    MSG_TOKEN_MISSING,
+    ApiError,
+    Reply,
+    Request,
+    encode_json,
+)
+
+log = logging.getLogger("kaizala.emulator")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+MAX_BODY = 4 * 1024 * 1024
+CALL_LOG_LIMIT = 200_000
+_JSON_HEADERS = [(b"content-type", b"application/json; charset=utf-8")]
+
+
+class _Dropped(Exception):
+    """Internal: the connection could not be aborted (no transport); uvicorn then answers 500."""
+
+
+class Relocated(ApiError):
+    """308: the connector's endpoint moved; ``Location`` carries the new base URL."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(308, "Endpoint relocated", headers=[(b"location", location.encode())], fault="relocate")
+        self.location = location
+
+    def body(self) -> dict[str, str]:
+        return {"message": self.message, "endpointUrl": self.location}
+
+
+class EmulatorApp:
+    """ASGI callable holding the whole emulator (state, faults, call log, routes)."""
+
+    def __init__(self, faults: FaultConfig | None = None, *, id_seed: int = 0) -> None:
+        self.state = State(id_seed)
+        self.faults = FaultEngine(faults or FaultConfig())
+        self.router = Router()
+        self.urls: dict[str, str] = {"primary": "http://127.0.0.1", "alternate": "http://127.0.0.1"}
+        self.port_names: dict[int, str] = {}
+        self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_LIMIT)
+        self.seq = 0
+        self.background: dict[str, asyncio.Task[None]] = {}
+        for module in (auth, groups, members, subscribers, messages, admin_api):
+            module.register(self.router)
+
+    # -- configuration -------------------------------------------------------------------------------
+    def set_endpoints(self, primary: tuple[str, int], alternate: tuple[str, int]) -> None:
+        """Tell the app which (host, port) is the primary and which the alternate endpoint."""
+        self.urls = {
+            "primary": f"http://{primary[0]}:{primary[1]}",
+            "alternate": f"http://{alternate[0]}:{alternate[1]}",
+        }
+        self.port_names = {primary[1]: "primary", alternate[1]: "alternate"}
+
+    def reset(self) -> None:
+        """Empty state, start-up fault config, empty call log, clock offset 0, background churn stopped."""
+        self.stop_background()
+        self.state.reset()
+        self.faults.reset()
+        self.calls.clear()
+
+    def stop_background(self) -> None:
+        for task in self.background.values():
+            task.cancel()
+        self.background.clear()
+
+    def other_endpoint(self, current: str) -> str:
+        return self.urls["alternate"] if current == self.urls["primary"] else self.urls["primary"]
+
+    def relocate(self, conn: Connector, to: str | None = None) -> str:
+        conn.endpoint = (to or self.other_endpoint(conn.endpoint)).rstrip("/")
+        self.faults.resource_calls[conn.application_id] = 0
+        log.info("relocated connector %s to %s", conn.application_id, conn.endpoint)
+        return conn.endpoint
+
+    # -- call log ----------------------------------------------------------------------------------
+    def _log_call(self, req: Request, status: int, app_id: str | None, fault: str | None) -> None:
+        self.seq += 1
+        self.calls.append(
+            {
+                "seq": self.seq,
+                "ts": int(time.time() * 1000),
+                "method": req.method,
+                "path": req.path,
+                "status": status,
+                "applicationId": app_id,
+                "endpoint": req.endpoint,
+                "fault": fault,
+            }
+        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s -> %s app=%s endpoint=%s fault=%s", req.method, req.path, status, app_id, req.endpoint, fault
+            )
+
+    # -- ASGI ----------------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.stop_background()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks: list[bytes] = []
+        size = 0
+        too_big = False
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                too_big = True
+            elif chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        server = scope.get("server")
+        endpoint = self.port_names.get(server[1], "primary") if server else "primary"
+        path: str = scope["path"]
+        segments = [s for s in path.split("/") if s]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        req = Request(
+            self, scope["method"], path, segments, headers, scope.get("query_string", b""), b"".join(chunks), endpoint
+        )
+        if segments and segments[0].lower() == "_emulator":
+            reply = self._admin(req)
+            await self._send(send, reply.status, encode_json(reply.body), reply.headers)
+            return
+        if too_big:
+            err = ApiError(413, "Request body too large")
+            self._log_call(req, 413, None, None)
+            await self._send(send, 413, encode_json(err.body()), None)
+            return
+        await self._api(req, send)
+
+    def _admin(self, req: Request) -> Reply:
+        route, params, _ = self.router.match(req.method, req.segments)
+        if route is None or route.kind != "admin":
+            err = ApiError(404, f"No admin route {req.method} {req.path}")
+            return Reply(err.body(), err.status)
+        req.params = params
+        try:
+            return route.handler(req)
+        except ApiError as err:
+            return Reply(err.body(), err.status, err.headers)
+
+    async def _api(self, req: Request, send: Send) -> None:
+        engine = self.faults
+        cfg = engine.config
+        faultable = engine.applies(req.path)
+        drop = faultable and engine.roll(cfg.drop_rate)
+        if drop and cfg.drop_phase == "before":
+            self._log_call(req, 0, self._caller_id(req), "drop")
+            await self._drop(send)
+            return
+        if faultable and engine.roll(cfg.error_rate):
+            status = engine.pick_error_status()
+            err = ApiError(status, "Injected server error", "InternalServerError", "ServerException")
+            self._log_call(req, status, self._caller_id(req), "error")
+            await self._send(send, status, encode_json(err.body()), None)
+            return
+        slow_after = False
+        fault: str | None = None
+        if faultable and engine.roll(cfg.slow_rate):
+            fault = "slow"
+            if cfg.slow_phase == "before":
+                await asyncio.sleep(cfg.slow_seconds)
+            else:
+                slow_after = True
+
+        try:
+            route, params, _ = self.router.match(req.method, req.segments)
+            if route is None or route.kind == "admin":
+                raise ApiError(404, f"No such API: {req.method} {req.path}")
+            req.params = params
+            if route.kind == "resource":
+                conn = self._authorise(req, route.permission)
+                reply = route.handler(req)
+                self._after_resource_call(conn)
+            else:
+                reply = route.handler(req)
+            status, body, headers = reply.status, reply.body, reply.headers
+        except ApiError as err:
+            status, body, headers = err.status, err.body(), err.headers
+            fault = err.fault or fault
+        app_id = req.connector.application_id if req.connector else None
+
+        if drop:  # phase "after": the request was processed and recorded
+            self._log_call(req, status, app_id, "drop")
+            await self._drop(send)
+            return
+        self._log_call(req, status, app_id, fault)
+        if slow_after:
+            await asyncio.sleep(cfg.slow_seconds)
+        await self._send(send, status, encode_json(body), headers)
+
+    def _caller_id(self, req: Request) -> str | None:
+        """The connector a not-yet-processed call belongs to (for the call log), if it can be told."""
+        state = self.state
+        token = req.headers.get("accesstoken")
+        if token:
+            at = state.access_tokens.get(token)
+            return at.application_id if at else state.revoked_tokens.get(token)
+        app_id = req.headers.get("applicationid")
+        return app_id if app_id in state.connectors else None
+
+    def _authorise(self, req: Request, permission: str | None) -> Connector:
+        """Token, relocation, throttle and permission checks; sets ``req.connector`` as soon as it is known."""
+        state = self.state
+        token = req.headers.get("accesstoken")
+        if not token:
+            raise ApiError(401, MSG_TOKEN_MISSING)
+        at = state.access_tokens.get(token)
+        app_id = at.application_id if at else state.revoked_tokens.get(token)
+        conn = state.connectors.get(app_id) if app_id else None
+        if conn is None:
+            raise ApiError(401, MSG_TOKEN_INVALID)
+        req.connector = conn
+        if at is None or at.expiry <= state.clock.now():
+            raise ApiError(401, MSG_TOKEN_INVALID, fault="expired")
+        if conn.endpoint != self.urls[req.endpoint]:
+            raise Relocated(conn.endpoint + "/")
+        retry_after = self.faults.throttle(conn.application_id, conn.tenant_id, time.monotonic())
+        if retry_after is not None:
+            raise ApiError(
+                429,
+                f"Too many requests. Retry after {retry_after} seconds",
+                headers=[(b"retry-after", str(retry_after).encode())],
+                fault="throttle",
+            )
+        if permission is not None and permission not in conn.permissions:
+            raise ApiError(403, f"Connector does not have the permission {permission}")
+        return conn
+
+    def _after_resource_call(self, conn: Connector) -> None:
+        cfg = self.faults.config
+        app_id = conn.application_id
+        if cfg.relocate_after > 0:
+            n = self.faults.resource_calls.get(app_id, 0) + 1
+            self.faults.resource_calls[app_id] = n
+            if n >= cfg.relocate_after:
+                self.relocate(conn)
+        if cfg.token_expire_every > 0:
+            n = self.faults.expiry_calls.get(app_id, 0) + 1
+            self.faults.expiry_calls[app_id] = n
+            if n >= cfg.token_expire_every:
+                self.faults.expiry_calls[app_id] = 0
+                self.state.expire_access_tokens(app_id)
+
+    @staticmethod
+    async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None) -> None:
+        hdrs = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+        if headers:
+            hdrs.extend(headers)
+        await send({"type": "http.response.start", "status": status, "headers": hdrs})
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    async def _drop(send: Send) -> None:
+        """Abort the TCP connection without writing a byte (the client sees a reset / remote disconnect)."""
+        cycle = getattr(send, "__self__", None)
+        transport = getattr(cycle, "transport", None)
+        if transport is None:
+            raise _Dropped("cannot reach the transport to drop the connection")
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError, AttributeError, TypeError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+        # Let connection_lost run so uvicorn marks the cycle disconnected and sends nothing.
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)

@@ -1,0 +1,199 @@
+"""Wire helpers shared by every emulator route module: errors, requests, lenient value parsing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+import msgspec
+
+from airflow_provider_kaizala.emulator.state import InvalidPhone, normalise_phone
+
+if TYPE_CHECKING:
+    from airflow_provider_kaizala.emulator.app import EmulatorApp
+    from airflow_provider_kaizala.emulator.state import Connector
+
+_decoder = msgspec.json.Decoder()
+encode_json = msgspec.json.Encoder().encode
+
+MSG_TOKEN_MISSING = "Token missing. Header should have token as value of ACCESSTOKEN"
+MSG_TOKEN_INVALID = "Invalid token. Failure reason:Token validation failed due to unknown reason!"
+MSG_BAD_CREDENTIALS = "Dont have correct applicationId and secret in header!"
+
+_DEFAULT_CODES = {
+    400: ("InvalidParameters", "ValidationException"),
+    401: ("InvalidToken", "AuthException"),
+    403: ("Forbidden", "AuthException"),
+    404: ("NotFound", "ResourceException"),
+    413: ("RequestEntityTooLarge", "ValidationException"),
+    415: ("UnsupportedMediaType", "ValidationException"),
+    429: ("TooManyRequests", "ThrottlingException"),
+}
+
+
+class ApiError(Exception):
+    """An error answered with the 3-field Kaizala error body."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        category: str | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        fault: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.fault = fault  # call-log fault tag (throttle, relocate, expired) when the error is one
+        default_code, default_category = _DEFAULT_CODES.get(status, ("InternalServerError", "ServerException"))
+        self.status = status
+        self.message = message
+        self.code = code or default_code
+        self.category = category or default_category
+        self.headers = headers or []
+
+    def body(self) -> dict[str, str]:
+        return {"message": self.message, "errorCode": self.code, "errorCategoryKey": self.category}
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, message)
+
+
+def forbidden(message: str) -> ApiError:
+    return ApiError(403, message)
+
+
+@dataclass
+class Reply:
+    """A successful (or redirect) answer of a handler."""
+
+    body: Any
+    status: int = 200
+    headers: list[tuple[bytes, bytes]] | None = None
+
+
+class Request:
+    """One HTTP request as seen by a handler. Header names and JSON/query keys are lower-cased."""
+
+    __slots__ = (
+        "_json",
+        "_query",
+        "app",
+        "connector",
+        "endpoint",
+        "headers",
+        "method",
+        "params",
+        "path",
+        "query_string",
+        "raw_body",
+        "segments",
+    )
+
+    def __init__(
+        self,
+        app: EmulatorApp,
+        method: str,
+        path: str,
+        segments: list[str],
+        headers: dict[str, str],
+        query_string: bytes,
+        raw_body: bytes,
+        endpoint: str,
+    ) -> None:
+        self.app = app
+        self.method = method
+        self.path = path
+        self.segments = segments
+        self.params: dict[str, str] = {}
+        self.headers = headers
+        self.query_string = query_string
+        self.raw_body = raw_body
+        self.endpoint = endpoint
+        self.connector: Connector | None = None
+        self._json: dict[str, Any] | None = None
+        self._query: dict[str, str] | None = None
+
+    @property
+    def query(self) -> dict[str, str]:
+        if self._query is None:
+            self._query = {k.lower(): v for k, v in parse_qsl(self.query_string.decode("latin-1"))}
+        return self._query
+
+    def json(self) -> dict[str, Any]:
+        """The JSON object body with lower-cased top-level keys (``{}`` when empty)."""
+        if self._json is None:
+            raw = self.raw_body.strip()
+            if not raw:
+                self._json = {}
+            else:
+                try:
+                    data = _decoder.decode(raw)
+                except msgspec.DecodeError as exc:
+                    raise bad_request("Request body is not valid JSON") from exc
+                if not isinstance(data, dict):
+                    raise bad_request("Request body must be a JSON object")
+                self._json = ci_dict(data)
+        return self._json
+
+
+def ci_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """Lower-case the keys of a JSON object (case-insensitive binding, decision §1.4)."""
+    return {str(k).lower(): v for k, v in data.items()}
+
+
+def parse_bool(value: Any, name: str, default: bool = False) -> bool:
+    """A real boolean or the strings ``"true"``/``"false"`` (any case); ``None`` gives ``default``."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise bad_request(f"Parameter {name} must be a boolean")
+
+
+def parse_int(value: Any, name: str) -> int:
+    """An integer, or a string of digits; booleans and fractions are rejected."""
+    if isinstance(value, bool):
+        raise bad_request(f"Parameter {name} must be an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise bad_request(f"Parameter {name} must be an integer")
+
+
+def parse_phone(value: Any) -> str:
+    try:
+        return normalise_phone(value)
+    except InvalidPhone as exc:
+        raise bad_request(f"Invalid phone number: {value}") from exc
+
+
+def parse_phone_list(value: Any, name: str) -> list[str]:
+    """A list of valid E.164 numbers (duplicates removed, order kept)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad_request(f"Parameter {name} must be an array of phone numbers")
+    return list(dict.fromkeys(parse_phone(v) for v in value))
+
+
+def require_str(body: dict[str, Any], key: str, name: str, *, allow_empty: bool = False) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        raise bad_request(f"Parameter {name} is required and must be a string")
+    return value
+
+
+Handler = Callable[[Request], Reply]

@@ -1,0 +1,69 @@
+"""Members M1-M4, §5.3."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client
+
+THIRD = "+919810000003"
+
+
+def test_list_members_shape_and_no_subscribers(emu):
+    client = make_client(emu)
+    gid = emu.admin.create_group(
+        name="P", groupType="ConnectGroup", admins=[ADMIN], members=[OTHER], unprovisioned=[OTHER], subscriberCount=10
+    )
+    body = client.call("GET", f"/groups/{gid}/members").json()
+    assert list(body) == ["members"]
+    members = {m["mobileNumber"]: m for m in body["members"]}
+    assert set(members) == {ADMIN, OTHER}
+    assert set(members[OTHER]) == {"id", "role", "mobileNumber", "isProvisioned"}
+    assert members[OTHER]["role"] == "Member"
+    assert members[OTHER]["isProvisioned"] is False
+    assert members[ADMIN]["role"] == "Admin"
+    assert members[ADMIN]["isProvisioned"] is True
+    uuid.UUID(members[OTHER]["id"])
+
+
+def test_add_members_idempotent(emu):
+    client = make_client(emu)
+    gid = emu.admin.create_group(name="G", admins=[ADMIN])
+    for _ in range(2):
+        resp = client.call("PUT", f"/groups/{gid}/members", json={"members": [OTHER, THIRD]})
+        assert resp.json() == {"result": True}
+    assert sorted(m["mobileNumber"] for m in emu.admin.members(gid)) == sorted([ADMIN, OTHER, THIRD])
+    body = assert_error(
+        client.call("PUT", f"/groups/{gid}/members", json={"members": [OTHER, "12345"]}), 400, "InvalidParameters"
+    )
+    assert "12345" in body["message"]
+    assert_error(client.call("PUT", f"/groups/{gid}/members", json={"members": []}), 400, "InvalidParameters")
+    assert_error(client.call("PUT", "/groups/missing@1/members", json={"members": [OTHER]}), 404, "NotFound")
+
+
+def test_remove_member(emu):
+    client = make_client(emu)
+    gid = emu.admin.create_group(name="G", admins=[ADMIN], members=[OTHER])
+    other_id = next(m["id"] for m in emu.admin.members(gid) if m["mobileNumber"] == OTHER)
+    assert client.call("DELETE", f"/groups/{gid}/members/{other_id}").json() == {"result": True}
+    assert [m["mobileNumber"] for m in emu.admin.members(gid)] == [ADMIN]
+    assert_error(client.call("DELETE", f"/groups/{gid}/members/{other_id}"), 404, "NotFound")
+
+
+def test_change_role(emu):
+    client = make_client(emu)
+    gid = emu.admin.create_group(name="G", admins=[ADMIN], members=[OTHER])
+    other_id = next(m["id"] for m in emu.admin.members(gid) if m["mobileNumber"] == OTHER)
+    assert client.call("PUT", f"/groups/{gid}/members/{other_id}", json={"Role": "admin"}).json() == {"result": True}
+    assert {m["mobileNumber"]: m["role"] for m in emu.admin.members(gid)}[OTHER] == "Admin"
+    assert_error(
+        client.call("PUT", f"/groups/{gid}/members/{other_id}", json={"role": "Boss"}), 400, "InvalidParameters"
+    )
+    assert_error(client.call("PUT", f"/groups/{gid}/members/nobody", json={"role": "Admin"}), 404, "NotFound")
+
+
+def test_non_admin_cannot_change_members(emu):
+    client = make_client(emu)
+    gid = emu.admin.create_group(name="G", admins=[OTHER], members=[ADMIN])
+    assert client.call("GET", f"/groups/{gid}/members").status_code == 200
+    assert_error(client.call("PUT", f"/groups/{gid}/members", json={"members": [THIRD]}), 403, "Forbidden")

@@ -1,0 +1,135 @@
+"""Subscribers SU1-SU3, §5.4: paging, clamping, cursor walk under churn."""
+
+from __future__ import annotations
+
+import phonenumbers
+import pytest
+
+from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client
+
+NEW = ["+919810000101", "+919810000102"]
+
+
+def walk(client, gid, count=50, between=None):
+    seen, cursor, pages = [], None, 0
+    while True:
+        body = {"count": count} if cursor is None else {"count": count, "cursor": cursor}
+        resp = client.call("POST", f"/groups/{gid}/subscribers", json=body)
+        assert resp.status_code == 200, resp.text
+        data = resp.json()
+        seen.extend(s["mobileNumber"] for s in data["subscribers"])
+        pages += 1
+        cursor = data.get("cursor")
+        if cursor is None:
+            return seen, pages
+        assert isinstance(cursor, str)
+        assert cursor
+        if between:
+            between(pages)
+
+
+@pytest.fixture
+def public(emu):
+    client = make_client(emu)
+    gid = emu.admin.create_group(name="Pub", groupType="ConnectGroup", admins=[ADMIN], subscriberCount=120)
+    return client, gid
+
+
+def test_page_shape_defaults_and_end(public):
+    client, gid = public
+    data = client.call("POST", f"/groups/{gid}/subscribers").json()  # no body at all
+    assert len(data["subscribers"]) == 50
+    assert "cursor" in data
+    item = data["subscribers"][0]
+    assert set(item) == {"id", "mobileNumber", "name", "profilePic", "isProvisioned"}
+    assert isinstance(item["isProvisioned"], bool)
+    assert phonenumbers.is_valid_number(phonenumbers.parse(item["mobileNumber"]))
+    seen, pages = walk(client, gid)
+    assert pages == 3
+    assert len(seen) == 120
+    assert len(set(seen)) == 120
+    truth = [s["mobileNumber"] for s in client.em.admin.subscribers(gid)]
+    assert sorted(seen) == sorted(truth)
+
+
+def test_exact_multiple_has_no_trailing_cursor(emu):
+    client = make_client(emu)
+    gid = emu.admin.create_group(name="P", groupType="ConnectGroup", admins=[ADMIN], subscriberCount=100)
+    seen, pages = walk(client, gid)
+    assert pages == 2
+    assert len(seen) == 100
+    empty = emu.admin.create_group(name="E", groupType="ConnectGroup", admins=[ADMIN])
+    assert client.call("POST", f"/groups/{empty}/subscribers", json={}).json() == {"subscribers": []}
+
+
+def test_count_clamped_and_validated(public):
+    client, gid = public
+    url = f"/groups/{gid}/subscribers"
+    assert len(client.call("POST", url, json={"count": 500}).json()["subscribers"]) == 50
+    assert len(client.call("POST", url, json={"count": 7}).json()["subscribers"]) == 7
+    assert len(client.call("POST", url, json={"Count": "7"}).json()["subscribers"]) == 7
+    for bad in (0, -1, 2.5, "abc", True):
+        assert_error(client.call("POST", url, json={"count": bad}), 400, "InvalidParameters")
+    assert_error(client.call("POST", url, json={"cursor": "garbage!!"}), 400, "InvalidParameters")
+
+
+def test_cursor_belongs_to_its_group(emu, public):
+    client, gid = public
+    other = emu.admin.create_group(name="P2", groupType="ConnectGroup", admins=[ADMIN], subscriberCount=60)
+    cursor = client.call("POST", f"/groups/{gid}/subscribers", json={}).json()["cursor"]
+    assert_error(client.call("POST", f"/groups/{other}/subscribers", json={"cursor": cursor}), 400, "InvalidParameters")
+
+
+def test_not_a_public_group(emu):
+    client = make_client(emu)
+    gid = emu.admin.create_group(name="G", admins=[ADMIN])
+    assert_error(client.call("POST", f"/groups/{gid}/subscribers", json={}), 400, "InvalidParameters")
+    assert_error(
+        client.call("PUT", f"/groups/{gid}/subscribers/add", json={"subscribers": NEW}), 400, "InvalidParameters"
+    )
+    assert_error(client.call("POST", "/groups/missing@1/subscribers", json={}), 404, "NotFound")
+
+
+def test_add_and_remove(public):
+    client, gid = public
+    resp = client.call("PUT", f"/groups/{gid}/subscribers/add", json={"subscribers": NEW})
+    assert resp.json() == {"result": {NEW[0]: {"isAdded": True}, NEW[1]: {"isAdded": True}}}
+    resp = client.call("PUT", f"/groups/{gid}/subscribers/ADD", json={"Subscribers": [NEW[0]]})
+    assert resp.json() == {"result": {NEW[0]: {"isAdded": False, "reason": "AlreadySubscribed"}}}
+    assert len(client.em.admin.subscribers(gid)) == 122
+    resp = client.call("PUT", f"/groups/{gid}/subscribers/remove", json={"subscribers": [NEW[0], OTHER]})
+    assert resp.json() == {
+        "result": {NEW[0]: {"isRemoved": True}, OTHER: {"isRemoved": False, "reason": "NotSubscribed"}}
+    }
+    body = assert_error(
+        client.call("PUT", f"/groups/{gid}/subscribers/add", json={"subscribers": ["+1"]}), 400, "InvalidParameters"
+    )
+    assert "+1" in body["message"]
+    truth = {s["mobileNumber"] for s in client.em.admin.subscribers(gid)}
+    assert NEW[1] in truth
+    assert NEW[0] not in truth
+    assert len(truth) == 121
+
+
+def test_walk_is_complete_under_churn(emu):
+    client = make_client(emu)
+    gid = emu.admin.create_group(name="Churn", groupType="ConnectGroup", admins=[ADMIN], subscriberCount=600)
+    start = {s["mobileNumber"] for s in emu.admin.subscribers(gid)}
+    removed: set[str] = set()
+
+    def churn(page):
+        result = emu.admin.churn(gid, "subscribers", add=15, remove=15, seed=page)
+        removed.update(result["removed"])
+
+    seen, pages = walk(client, gid, count=50, between=churn)
+    assert len(seen) == len(set(seen)), "a subscriber was returned twice"
+    stayed = start - removed
+    assert stayed <= set(seen), f"{len(stayed - set(seen))} stable subscribers were skipped"
+    assert pages >= 12
+
+
+def test_subscriber_ids_match_ground_truth(public):
+    client, gid = public
+    page = client.call("POST", f"/groups/{gid}/subscribers", json={"count": 50}).json()["subscribers"]
+    truth = {s["mobileNumber"]: s["id"] for s in client.em.admin.subscribers(gid)}
+    assert all(truth[s["mobileNumber"]] == s["id"] for s in page)
