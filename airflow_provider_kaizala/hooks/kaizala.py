@@ -9,47 +9,44 @@ made, not when a DAG file imports the hook.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import pendulum
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_kaizala.exceptions import KaizalaValidationError
-from airflow_provider_kaizala.hooks.config import TOKEN_CACHE, KaizalaConnectionConfig
+from airflow_provider_kaizala.hooks.config import KaizalaConnectionConfig
+from airflow_provider_kaizala.hooks.core import (
+    USER_AGENT,
+    Flow,
+    KaizalaSession,
+    Pause,
+    Received,
+    Send,
+    TransportFailure,
+)
 from airflow_provider_kaizala.hooks.policy import (
     ENDPOINTS,
     AccessToken,
-    CallPolicy,
-    Decision,
-    Done,
     Endpoint,
-    Fail,
-    GoneIsDone,
-    Relocate,
-    RenewToken,
-    SlidingWindowLimiter,
     TransportError,
-    Wait,
-    api_url,
     as_bool,
-    check_endpoint_url,
-    endpoint_for,
     normalise_person,
     parse_json,
-    parse_token_response,
     per_number_results,
-    shared_limiter,
+    raw_endpoint,
     subscriber_page,
     subscriber_page_body,
-    token_url,
     unwrap_group,
     unwrap_subgroups,
 )
-from airflow_provider_kaizala.hooks.token_store import RefreshTokenStore, VariableRefreshTokenStore
+from airflow_provider_kaizala.hooks.token_store import (
+    RefreshTokenStore,
+    VariableRefreshTokenStore,
+    persist_rotated_refresh_token,
+)
 from airflow_provider_kaizala.hooks.validation import (
     GROUP_TYPES,
     MAX_MEMBERS_AT_CREATION,
@@ -72,7 +69,6 @@ log = logging.getLogger(__name__)
 #: Numbers per call for bulk member and subscriber changes (the API documents no limit; 100 is
 #: the documented limit for members at group creation, so it is the conservative choice).
 BULK_BATCH_SIZE = 100
-USER_AGENT = "airflow-provider-kaizala/0.1.0"
 
 
 def _mask(value: str) -> None:
@@ -137,8 +133,6 @@ class KaizalaHook(BaseHook):
         self.kaizala_conn_id = kaizala_conn_id
         self.refresh_token_store: RefreshTokenStore = refresh_token_store or VariableRefreshTokenStore()
         self.retry_backoff = retry_backoff
-        self._rng = random.Random()
-        self._refresh_token: str | None = None
 
     # ------------------------------------------------------------------------------ connection
 
@@ -170,124 +164,60 @@ class KaizalaHook(BaseHook):
         return self.session
 
     @cached_property
-    def limiter(self) -> SlidingWindowLimiter:
-        """The process-wide limiter of this connector."""
-        return shared_limiter(
-            self.config.token_root,
-            self.config.application_id,
-            self.config.rate_limit_per_minute,
-            self.config.rate_limit_window,
+    def kaizala_session(self) -> KaizalaSession:
+        """Token, limiter and retry state of this hook (shared flows with the async hook)."""
+        stored = self.refresh_token_store.get(self.kaizala_conn_id)
+        if stored:
+            _mask(stored)
+        return KaizalaSession(
+            self.config, stored or self.config.refresh_token, retry_backoff=self.retry_backoff, on_token=_mask
         )
-
-    def _policy(self, endpoint: Endpoint, path: str) -> CallPolicy:
-        return CallPolicy(endpoint, path, self.config.policy_settings(self.retry_backoff), self._rng)
-
-    # ---------------------------------------------------------------------------------- tokens
 
     @property
     def refresh_token(self) -> str:
         """The refresh token in use: a rotated one from the store wins over the connection's."""
-        if self._refresh_token is None:
-            stored = self.refresh_token_store.get(self.kaizala_conn_id)
-            if stored:
-                _mask(stored)
-            self._refresh_token = stored or self.config.refresh_token
-        return self._refresh_token
-
-    def get_access_token(self, *, force: bool = False) -> AccessToken:
-        """A fresh access token for this connector, from the process cache or the token service."""
-        key = self.config.token_cache_key(self.refresh_token)
-        cached = TOKEN_CACHE.get(key)
-        if cached is not None and not force and cached.is_fresh(pendulum.now("UTC")):
-            return cached
-        token, rotated = self._exchange_token()
-        if rotated and rotated != self.refresh_token:
-            self._keep_rotated_refresh_token(rotated)
-            key = self.config.token_cache_key(self.refresh_token)
-        TOKEN_CACHE.put(key, token)
-        return token
-
-    def _exchange_token(self) -> tuple[AccessToken, str | None]:
-        endpoint = ENDPOINTS["access_token"]
-        policy = self._policy(endpoint, endpoint.path)
-        url = token_url(self.config.token_root)
-        headers = {
-            "applicationId": self.config.application_id,
-            "applicationSecret": self.config.application_secret,
-            "refreshToken": self.refresh_token,
-        }
-        while True:
-            decision, body = self._send(policy, "GET", url, headers)
-            if isinstance(decision, Done):
-                token, rotated = parse_token_response(body, pendulum.now("UTC"))
-                _mask(token.token)
-                check_endpoint_url(token.endpoint_url, self.config.token_root, self.config.allowed_hosts)
-                if rotated:
-                    _mask(rotated)
-                log.debug("Got a Kaizala access token valid until %s.", token.expires_at)
-                return token, rotated
-            self._follow(decision)
-
-    def _keep_rotated_refresh_token(self, rotated: str) -> None:
-        where = self.refresh_token_store.describe(self.kaizala_conn_id)
-        try:
-            self.refresh_token_store.set(self.kaizala_conn_id, rotated)
-        except Exception as err:
-            log.error(
-                "Kaizala rotated the refresh token of connection %s but it could not be stored in %s (%s). "
-                "Update the connection's refresh_token before the old token expires.",
-                self.kaizala_conn_id,
-                where,
-                type(err).__name__,
-            )
-        else:
-            log.warning(
-                "Kaizala rotated the refresh token of connection %s; the new token was stored in %s and "
-                "will be used from now on (the connection's own value is now stale).",
-                self.kaizala_conn_id,
-                where,
-            )
-        self._refresh_token = rotated
+        return self.kaizala_session.refresh_token
 
     # ------------------------------------------------------------------------------- transport
 
-    def _send(
-        self,
-        policy: CallPolicy,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        files: Any = None,
-    ) -> tuple[Decision, Any]:
+    def _run(self, flow: Flow) -> Any:
+        """Drive a flow: send its requests with ``requests``, sleep its pauses, persist rotated tokens."""
+        result: Any = None
+        try:
+            while True:
+                step = flow.send(result)
+                if isinstance(step, Send):
+                    result = self._send(step)
+                elif isinstance(step, Pause):
+                    time.sleep(step.seconds)
+                    result = None
+                else:
+                    persist_rotated_refresh_token(self.refresh_token_store, self.kaizala_conn_id, step.refresh_token)
+                    result = None
+        except StopIteration as stop:
+            return stop.value
+
+    def _send(self, step: Send) -> Received | TransportFailure:
         import requests
 
         try:
             response = self.session.request(
-                method,
-                url,
-                headers=headers,
-                json=json,
-                params=params,
-                files=files,
+                step.method,
+                step.url,
+                headers=step.headers,
+                json=step.json,
+                params=step.params,
+                files=step.files,
                 timeout=self.config.timeout,
                 allow_redirects=False,
             )
         except requests.exceptions.RequestException as err:
-            kind = classify_requests_error(err)
-            log.info("Kaizala %s %s: %s error (%s).", method, policy.path, kind.value, type(err).__name__)
-            return policy.on_transport_error(kind, type(err).__name__), None
-        body = parse_json(response.content)
-        return policy.on_response(response.status_code, response.headers, body, url), body
+            return TransportFailure(classify_requests_error(err), type(err).__name__)
+        return Received(response.status_code, response.headers, parse_json(response.content))
 
-    def _follow(self, decision: Decision) -> None:
-        """Carry out a decision that does not end the call."""
-        if isinstance(decision, Fail):
-            raise decision.error
-        if isinstance(decision, Wait):
-            log.info("Kaizala: %s; waiting %.2f s before repeating.", decision.reason, decision.seconds)
-            time.sleep(decision.seconds)
+    def get_access_token(self, *, force: bool = False) -> AccessToken:
+        """A fresh access token for this connector, from the process cache or the token service."""
+        return self._run(self.kaizala_session.access_token(force=force))
 
     def call(
         self,
@@ -300,7 +230,8 @@ class KaizalaHook(BaseHook):
     ) -> Any:
         """Make one API call named in the endpoint table; returns the decoded JSON body."""
         endpoint = ENDPOINTS[endpoint] if isinstance(endpoint, str) else endpoint
-        return self._execute(endpoint, endpoint.format_path(**ids), json=json, params=params, files=files)
+        flow = self.kaizala_session.call(endpoint, endpoint.format_path(**ids), json=json, params=params, files=files)
+        return self._run(flow)
 
     def request(
         self,
@@ -316,42 +247,8 @@ class KaizalaHook(BaseHook):
         Whether the call may be repeated comes from the endpoint table; a path the table does not know is
         treated as not repeatable unless ``repeatable=True`` is passed.
         """
-        known = endpoint_for(method, path)
-        endpoint = Endpoint(
-            name=known.name if known else "request",
-            method=method.upper(),
-            path=path.lstrip("/"),
-            repeatable=known.repeatable if repeatable is None and known else bool(repeatable),
-            gone_means_done=known.gone_means_done if known else False,
-        )
-        return self._execute(endpoint, endpoint.path, json=json, params=params, files=None)
-
-    def _execute(self, endpoint: Endpoint, path: str, *, json: Any, params: dict[str, Any] | None, files: Any) -> Any:
-        policy = self._policy(endpoint, path)
-        token = self.get_access_token()
-        while True:
-            url = api_url(token.endpoint_url, path)
-            delay = self.limiter.reserve()
-            if delay > 0:
-                log.debug("Kaizala rate limit: pausing %.2f s.", delay)
-                time.sleep(delay)
-            decision, body = self._send(
-                policy, endpoint.method, url, {"accessToken": token.token}, json=json, params=params, files=files
-            )
-            if isinstance(decision, Done):
-                return body if body is not None else {}
-            if isinstance(decision, GoneIsDone):
-                log.info("Kaizala %s %s: already done by an earlier attempt.", endpoint.method, path)
-                return {"result": True}
-            if isinstance(decision, Relocate):
-                log.warning("Kaizala relocated the endpoint of this connector (HTTP 308); following it.")
-                key = self.config.token_cache_key(self.refresh_token)
-                token = TOKEN_CACHE.relocate(key, decision.endpoint_url) or token.relocated(decision.endpoint_url)
-            elif isinstance(decision, RenewToken):
-                log.info("Kaizala refused the access token (HTTP 401); renewing it once.")
-                token = self.get_access_token(force=True)
-            else:
-                self._follow(decision)
+        endpoint = raw_endpoint(method, path, repeatable)
+        return self._run(self.kaizala_session.call(endpoint, endpoint.path, json=json, params=params))
 
     # --------------------------------------------------------------------------------- groups
 

@@ -127,6 +127,18 @@ def endpoint_for(method: str, path: str) -> Endpoint | None:
     return None
 
 
+def raw_endpoint(method: str, path: str, repeatable: bool | None = None) -> Endpoint:
+    """A table entry for a raw call: the known endpoint's rules, or not repeatable unless told otherwise."""
+    known = endpoint_for(method, path)
+    return Endpoint(
+        name=known.name if known else "request",
+        method=method.upper(),
+        path=path.lstrip("/"),
+        repeatable=known.repeatable if repeatable is None and known else bool(repeatable),
+        gone_means_done=known.gone_means_done if known else False,
+    )
+
+
 # --------------------------------------------------------------------------------------------- URLs
 
 

@@ -82,3 +82,25 @@ class MemoryRefreshTokenStore:
     def set(self, conn_id: str, token: str) -> None:
         """Keep the token for ``conn_id``."""
         self.tokens[conn_id] = token
+
+
+def persist_rotated_refresh_token(store: RefreshTokenStore, conn_id: str, token: str) -> None:
+    """Store a rotated refresh token; log where it went (never the value), or that it could not be stored."""
+    where = store.describe(conn_id)
+    try:
+        store.set(conn_id, token)
+    except Exception as err:
+        log.error(
+            "Kaizala rotated the refresh token of connection %s but it could not be stored in %s (%s). "
+            "Update the connection's refresh_token before the old token expires.",
+            conn_id,
+            where,
+            type(err).__name__,
+        )
+    else:
+        log.warning(
+            "Kaizala rotated the refresh token of connection %s; the new token was stored in %s and "
+            "will be used from now on (the connection's own value is now stale).",
+            conn_id,
+            where,
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_kaizala.exceptions import KaizalaNotFoundError
 from airflow_provider_kaizala.hooks.validation import validate_bool
 from airflow_provider_kaizala.operators.base import KaizalaBaseOperator
 
@@ -213,7 +214,8 @@ class KaizalaRemoveSubGroupOperator(KaizalaBaseOperator):
 
     :param group_id: the parent group (templated).
     :param subgroup_id: the sub-group to detach (templated).
-    :return: ``{"groupId", "detached"}``.
+    :return: ``{"groupId", "subGroupId", "detached": bool, "reason"}``; ``detached`` is false with reason
+        ``NotASubGroup`` when it is not (or no longer) a sub-group of ``group_id``.
     """
 
     template_fields: Sequence[str] = ("kaizala_conn_id", "group_id", "subgroup_id")
@@ -225,5 +227,16 @@ class KaizalaRemoveSubGroupOperator(KaizalaBaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Detach the sub-group."""
-        self.hook.remove_subgroup(self.group_id, self.subgroup_id)
-        return {"groupId": self.group_id, "detached": self.subgroup_id}
+        try:
+            self.hook.remove_subgroup(self.group_id, self.subgroup_id)
+        except KaizalaNotFoundError:
+            current = {g.get("groupId") for g in self.hook.list_subgroups(self.group_id)}
+            if self.subgroup_id in current:
+                raise
+            return {
+                "groupId": self.group_id,
+                "subGroupId": self.subgroup_id,
+                "detached": False,
+                "reason": "NotASubGroup",
+            }
+        return {"groupId": self.group_id, "subGroupId": self.subgroup_id, "detached": True, "reason": None}
