@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_kaizala.exceptions import KaizalaValidationError
 from airflow_provider_kaizala.hooks.config import KaizalaConnectionConfig
 from airflow_provider_kaizala.hooks.core import (
     USER_AGENT,
@@ -51,11 +50,11 @@ from airflow_provider_kaizala.hooks.validation import (
     GROUP_TYPES,
     MAX_MEMBERS_AT_CREATION,
     ROLES,
+    message_body,
     validate_bool,
     validate_choice,
     validate_id,
     validate_ids,
-    validate_message,
     validate_page_size,
     validate_phone_numbers,
     validate_text,
@@ -419,15 +418,7 @@ class KaizalaHook(BaseHook):
         :class:`~airflow_provider_kaizala.exceptions.KaizalaOutcomeUnknownError`), so a message is not
         delivered twice. Returns ``{"referenceId": ...}``.
         """
-        body: dict[str, Any] = {"message": validate_message(message)}
-        if validate_bool(send_to_all_subscribers, "send_to_all_subscribers"):
-            if subscribers is not None:
-                raise KaizalaValidationError(
-                    "Invalid subscribers: pass either subscribers or send_to_all_subscribers=True, not both."
-                )
-            body["sendToAllSubscribers"] = True
-        elif subscribers is not None:
-            body["subscribers"] = validate_phone_numbers(subscribers, "subscribers")
+        body = message_body(message, subscribers, send_to_all_subscribers)
         return dict(self.call("send_message", json=body, group_id=validate_id(group_id, "group_id")))
 
     # ------------------------------------------------------------------------------------- test

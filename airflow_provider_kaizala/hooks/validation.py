@@ -82,7 +82,9 @@ def validate_ids(values: Any, field: str = "ids") -> list[str]:
 
 
 def validate_page_size(value: Any, field: str = "page_size") -> int:
-    """Validate a subscriber page size: an integer from 1 to 50."""
+    """Validate a subscriber page size: an integer from 1 to 50 (a rendered template's digits are accepted)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
         raise _fail(field, value, f"expected an integer from 1 to {MAX_PAGE_SIZE}")
     return value
@@ -121,3 +123,17 @@ def validate_bool(value: Any, field: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise _fail(field, value, "expected true or false")
+
+
+def message_body(message: Any, subscribers: Any, send_to_all_subscribers: Any) -> dict[str, Any]:
+    """The validated body of a text message to a group, to chosen subscribers, or to all subscribers."""
+    body: dict[str, Any] = {"message": validate_message(message)}
+    if validate_bool(send_to_all_subscribers, "send_to_all_subscribers"):
+        if subscribers is not None:
+            raise KaizalaValidationError(
+                "Invalid subscribers: pass either subscribers or send_to_all_subscribers=True, not both."
+            )
+        body["sendToAllSubscribers"] = True
+    elif subscribers is not None:
+        body["subscribers"] = validate_phone_numbers(subscribers, "subscribers")
+    return body

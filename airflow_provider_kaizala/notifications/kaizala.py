@@ -11,10 +11,13 @@ from airflow.sdk import BaseNotifier
 
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
 
+#: Renders in task callbacks and in DAG-level callbacks (no ``ti`` there) under StrictUndefined.
 DEFAULT_MESSAGE = (
-    "Airflow: {{ dag.dag_id if dag else '' }}{{ '.' ~ ti.task_id if ti else '' }} "
-    "{{ (ti.state if ti else '') or '' }} in run {{ run_id }}"
-    "{% if ti and ti.log_url %}\nLog: {{ ti.log_url }}{% endif %}"
+    "Airflow: {{ dag.dag_id if dag is defined and dag else '' }}"
+    "{{ '.' ~ ti.task_id if ti is defined and ti else '' }}"
+    "{{ ' ' ~ ti.state if ti is defined and ti and ti.state else '' }}"
+    "{{ ' in run ' ~ run_id if run_id is defined and run_id else '' }}"
+    "{% if ti is defined and ti and ti.log_url %}\nLog: {{ ti.log_url }}{% endif %}"
 )
 
 

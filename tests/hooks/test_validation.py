@@ -65,7 +65,7 @@ def test_id_lists():
         validate_ids([])
 
 
-@pytest.mark.parametrize("bad", [0, 51, -1, True, "10", 2.5, None])
+@pytest.mark.parametrize("bad", [0, 51, -1, True, "51", "ten", "", 2.5, None])
 def test_page_size_bounds(bad):
     with pytest.raises(KaizalaValidationError, match="1 to 50"):
         validate_page_size(bad)
