@@ -28,7 +28,10 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": "Microsoft Kaizala",
-                "python-modules": ["airflow_provider_kaizala.hooks.kaizala"],
+                "python-modules": [
+                    "airflow_provider_kaizala.hooks.kaizala",
+                    "airflow_provider_kaizala.hooks.async_kaizala",
+                ],
             }
         ],
         "operators": [
@@ -40,6 +43,18 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kaizala.operators.subscribers",
                     "airflow_provider_kaizala.operators.messages",
                 ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Microsoft Kaizala",
+                "python-modules": ["airflow_provider_kaizala.sensors.kaizala"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Microsoft Kaizala",
+                "python-modules": ["airflow_provider_kaizala.triggers.kaizala"],
             }
         ],
         "notifications": ["airflow_provider_kaizala.notifications.kaizala.KaizalaNotifier"],

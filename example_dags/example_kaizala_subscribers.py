@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG
 
 from airflow_provider_kaizala.operators.groups import KaizalaListGroupsOperator
 from airflow_provider_kaizala.operators.messages import KaizalaSendMessageOperator
@@ -26,18 +24,15 @@ with DAG(
     tags=["kaizala", "example"],
     doc_md=__doc__,
 ) as dag:
-    groups = KaizalaListGroupsOperator(task_id="list_groups", fetch_all_groups=True, return_list=True)
-
-    @task
-    def find_public_group(listing: dict[str, Any], params: dict[str, Any] | None = None) -> str:
-        """The id of the public group named in the DAG params."""
-        assert params is not None
-        for group in listing["groups"]:
-            if group["groupName"] == params["public_group_name"] and group["groupType"] == "ConnectGroup":
-                return str(group["groupId"])
-        raise ValueError(f"No public group named {params['public_group_name']!r}")
-
-    group_id = find_public_group(groups.output)
+    # [START howto_operator_kaizala_find_group]
+    find_group = KaizalaListGroupsOperator(
+        task_id="find_public_group",
+        fetch_all_groups=True,
+        name="{{ params.public_group_name }}",
+        group_type="ConnectGroup",
+    )
+    group_id = "{{ ti.xcom_pull(task_ids='find_public_group')['groupIds'][0] }}"
+    # [END howto_operator_kaizala_find_group]
 
     # [START howto_operator_kaizala_add_subscribers]
     add = KaizalaAddSubscribersOperator(task_id="add_subscribers", group_id=group_id, phone_numbers=NEW_SUBSCRIBERS)
@@ -70,4 +65,4 @@ with DAG(
     )
     # [END howto_operator_kaizala_remove_subscribers]
 
-    add >> export >> welcome >> everyone >> remove
+    find_group >> add >> export >> welcome >> everyone >> remove

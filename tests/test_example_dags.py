@@ -20,6 +20,8 @@ def airflow_env(tmp_path_factory, emulator) -> dict[str, str]:
     """An embedded SQLite Airflow home, migrated once, with a connection to a demo tenant."""
     home = tmp_path_factory.mktemp("airflow_home")
     demo = emulator.admin.seed_demo(subscribers=300)
+    # Subscribers keep joining and leaving, so the change-driven examples have something to see.
+    emulator.admin.churn(demo["publicGroupId"], "subscribers", add=2, remove=1, every_seconds=1.0, seed=7)
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),

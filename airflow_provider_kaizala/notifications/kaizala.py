@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -80,8 +79,21 @@ class KaizalaNotifier(BaseNotifier):
         self.log.info("Sent Kaizala notification %s to group %s.", result.get("referenceId"), self.group_id)
 
     async def async_notify(self, context: Any) -> None:
-        """Send the notification from the triggerer without blocking its event loop."""
-        await asyncio.to_thread(self.notify, context)
+        """Send the notification with the async hook (from the triggerer); log, never raise, on failure."""
+        from airflow_provider_kaizala.hooks.async_kaizala import KaizalaAsyncHook
+
+        try:
+            async with KaizalaAsyncHook(self.kaizala_conn_id) as hook:
+                result = await hook.send_message(
+                    self.group_id,
+                    self.message,
+                    subscribers=self.subscribers,
+                    send_to_all_subscribers=self.send_to_all_subscribers,
+                )
+        except Exception as err:
+            self.log.error("The Kaizala notification to group %s could not be sent: %s", self.group_id, err)
+            return
+        self.log.info("Sent Kaizala notification %s to group %s.", result.get("referenceId"), self.group_id)
 
 
 send_kaizala_notification = KaizalaNotifier

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_kaizala.exceptions import KaizalaNotFoundError
-from airflow_provider_kaizala.hooks.validation import validate_bool
+from airflow_provider_kaizala.hooks.validation import GROUP_TYPES, validate_bool, validate_choice
 from airflow_provider_kaizala.operators.base import KaizalaBaseOperator
 
 
@@ -61,30 +61,48 @@ class KaizalaListGroupsOperator(KaizalaBaseOperator):
 
     :param show_details: ask for the detail fields (templated).
     :param fetch_all_groups: include parent groups and sub-groups (templated).
+    :param name: keep only groups with exactly this name (templated).
+    :param group_type: keep only ``Group`` or ``ConnectGroup`` groups (templated).
     :param return_list: return every group's id, name and type rather than counts and ids (templated).
     :return: ``{"count", "groupIds"}``, or ``{"count", "groups": [...]}`` with ``return_list``.
     """
 
-    template_fields: Sequence[str] = ("kaizala_conn_id", "show_details", "fetch_all_groups", "return_list")
+    template_fields: Sequence[str] = (
+        "kaizala_conn_id",
+        "show_details",
+        "fetch_all_groups",
+        "name",
+        "group_type",
+        "return_list",
+    )
 
     def __init__(
         self,
         *,
         show_details: bool = False,
         fetch_all_groups: bool = False,
+        name: str | None = None,
+        group_type: str | None = None,
         return_list: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.show_details = show_details
         self.fetch_all_groups = fetch_all_groups
+        self.name = name
+        self.group_type = group_type
         self.return_list = return_list
 
     def execute(self, context: Any) -> dict[str, Any]:
         """List the groups."""
         return_list = validate_bool(self.return_list, "return_list")
+        group_type = validate_choice(self.group_type, "group_type", GROUP_TYPES) if self.group_type else None
         groups = self.hook.list_groups(show_details=self.show_details, fetch_all_groups=self.fetch_all_groups)
         self.log.info("The connector sees %d Kaizala group(s).", len(groups))
+        if self.name is not None:
+            groups = [g for g in groups if g.get("groupName") == self.name]
+        if group_type is not None:
+            groups = [g for g in groups if g.get("groupType", "Group") == group_type]
         if return_list:
             return {"count": len(groups), "groups": [_compact_group(g) for g in groups]}
         return {"count": len(groups), "groupIds": [g.get("groupId") for g in groups]}

@@ -1,0 +1,1 @@
+"""Sensors: membership and subscriber change detection."""

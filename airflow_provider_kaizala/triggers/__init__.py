@@ -1,0 +1,1 @@
+"""Triggers: the deferred, async side of the Kaizala sensors (they only read)."""

@@ -1,0 +1,141 @@
+"""KaizalaMembershipSensor and KaizalaMembershipTrigger against the emulator, in both modes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import PokeReturnValue
+from airflow.sdk.exceptions import TaskDeferred
+
+from airflow_provider_kaizala.exceptions import KaizalaException, KaizalaValidationError
+from airflow_provider_kaizala.sensors.kaizala import KaizalaMembershipSensor
+from airflow_provider_kaizala.triggers.kaizala import KaizalaMembershipTrigger
+
+
+def sensor(tenant, tmp_path: Path, name: str, **kwargs: Any) -> KaizalaMembershipSensor:
+    kwargs.setdefault("group_id", tenant.public_group_id)
+    return KaizalaMembershipSensor(
+        task_id=f"wait_{name}",
+        kaizala_conn_id=tenant.hook().kaizala_conn_id,
+        snapshot_path=str(tmp_path / name / "baseline.snapshot"),
+        poke_interval=0.1,
+        timeout=60,
+        **kwargs,
+    )
+
+
+def run_trigger(trigger: KaizalaMembershipTrigger) -> dict[str, Any]:
+    async def first() -> dict[str, Any]:
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("the trigger ended without an event")
+
+    return asyncio.run(asyncio.wait_for(first(), 60))
+
+
+def deferred_check(op: KaizalaMembershipSensor, trigger: KaizalaMembershipTrigger) -> tuple[Any, Any]:
+    """One trigger run and the worker's completion: (result, next trigger or None)."""
+    event = run_trigger(trigger)
+    try:
+        return op.execute_complete({}, event), None
+    except TaskDeferred as deferred:
+        return None, deferred.trigger
+
+
+def start_deferred(op: KaizalaMembershipSensor) -> KaizalaMembershipTrigger:
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({})
+    return deferred.value.trigger
+
+
+def diff_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    with open(summary["diffPath"].removeprefix("file://")) as handle:
+        return sorted((json.loads(line) for line in handle), key=lambda r: (r["change"], r["mobileNumber"]))
+
+
+def test_sync_and_deferred_modes_agree_on_the_same_churn(tenant, tmp_path):
+    poker = sensor(tenant, tmp_path, "sync")
+    deferrer = sensor(tenant, tmp_path, "deferred", deferrable=True)
+    assert poker.poke({}) is False  # first check: baseline only
+    result, trigger = deferred_check(deferrer, start_deferred(deferrer))
+    assert result is None
+    assert isinstance(trigger, KaizalaMembershipTrigger)
+
+    churn = tenant.emulator.admin.churn(tenant.public_group_id, "subscribers", add=7, remove=4, seed=3)
+
+    poked = poker.poke({})
+    assert isinstance(poked, PokeReturnValue)
+    assert poked.is_done
+    summary = poked.xcom_value
+    deferred_summary, again = deferred_check(deferrer, trigger)
+    assert again is None
+    for result in (summary, deferred_summary):
+        assert (result["added"], result["removed"], result["changed"]) == (7, 4, 0)
+        assert result["currentCount"] == tenant.subscriber_count + 3
+        json.dumps(result)
+    rows = diff_rows(summary)
+    assert rows == diff_rows(deferred_summary)
+    assert sorted(r["mobileNumber"] for r in rows if r["change"] == "added") == sorted(churn["added"])
+    assert sorted(r["mobileNumber"] for r in rows if r["change"] == "removed") == sorted(churn["removed"])
+    assert poker.poke({}) is False  # the baseline moved on
+
+
+def test_only_additions_and_a_minimum_accumulate_across_checks(tenant, tmp_path):
+    op = sensor(tenant, tmp_path, "adds", only="added", min_changes=5)
+    assert op.poke({}) is False
+    tenant.emulator.admin.churn(tenant.public_group_id, "subscribers", remove=10, seed=1)
+    assert op.poke({}) is False  # removals do not count
+    tenant.emulator.admin.churn(tenant.public_group_id, "subscribers", add=3, seed=2)
+    assert op.poke({}) is False  # 3 < 5, and the baseline is kept
+    tenant.emulator.admin.churn(tenant.public_group_id, "subscribers", add=2, seed=4)
+    summary = op.poke({}).xcom_value
+    assert (summary["added"], summary["removed"]) == (5, 10)
+    assert len(summary["sample"]["added"]) == 5
+
+
+def test_member_role_changes(tenant, tmp_path):
+    op = sensor(tenant, tmp_path, "members", group_id=tenant.group_id, kind="members")
+    assert op.poke({}) is False
+    hook = tenant.hook()
+    member = next(m for m in hook.list_members(tenant.group_id) if m["role"] == "Member")
+    hook.set_member_role(tenant.group_id, member["id"], "Admin")
+    summary = op.poke({}).xcom_value
+    assert (summary["added"], summary["removed"], summary["changed"]) == (0, 0, 1)
+    (row,) = diff_rows(summary)
+    assert row["mobileNumber"] == member["mobileNumber"]
+    assert (row["previousRole"], row["role"]) == ("Member", "Admin")
+
+
+def test_trigger_kwargs_are_json_and_hold_no_secret(tenant, tmp_path):
+    op = sensor(tenant, tmp_path, "serialise", deferrable=True)
+    trigger = start_deferred(op)
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_kaizala.triggers.kaizala.KaizalaMembershipTrigger"
+    text = json.dumps(kwargs)
+    for secret in tenant.secrets:
+        assert secret not in text
+    rebuilt = KaizalaMembershipTrigger(**json.loads(text))
+    assert rebuilt.serialize() == (path, kwargs)
+
+
+def test_trigger_reports_errors_and_the_sensor_raises(tenant, tmp_path):
+    op = sensor(tenant, tmp_path, "missing", group_id="no-such-group@1", deferrable=True)
+    trigger = start_deferred(op)
+    event = run_trigger(trigger)
+    assert event["status"] == "error"
+    with pytest.raises(KaizalaException, match="trigger failed"):
+        op.execute_complete({}, event)
+
+
+def test_bad_options_fail_before_any_call(tenant, tmp_path):
+    op = sensor(tenant, tmp_path, "bad", kind="everyone")
+    with pytest.raises(KaizalaValidationError, match="kind"):
+        op.poke({})
+    op = sensor(tenant, tmp_path, "bad2", min_changes=0, deferrable=True)
+    with pytest.raises(KaizalaValidationError, match="min_changes"):
+        op.execute({})
+    assert tenant.calls() == []
