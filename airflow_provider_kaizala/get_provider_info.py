@@ -57,6 +57,13 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_kaizala.triggers.kaizala"],
             }
         ],
+        "transfers": [
+            {
+                "source-integration-name": "Microsoft Kaizala",
+                "target-integration-name": "Common SQL",
+                "python-module": "airflow_provider_kaizala.transfers.kaizala_to_sql",
+            }
+        ],
         "notifications": ["airflow_provider_kaizala.notifications.kaizala.KaizalaNotifier"],
         "connection-types": [
             {

@@ -43,7 +43,7 @@ def test_every_registered_class_imports():
     names = [conn["hook-class-name"] for conn in info["connection-types"]]
     for section in ("operators", "sensors", "triggers", "transfers", "hooks"):
         for entry in info.get(section, []):
-            for module in entry.get("python-modules", []):
+            for module in entry.get("python-modules", [entry.get("python-module")]):
                 importlib.import_module(module)
     for name in names + info.get("notifications", []):
         module, _, attr = name.rpartition(".")

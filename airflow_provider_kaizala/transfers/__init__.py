@@ -1,0 +1,1 @@
+"""Transfers: Kaizala membership into SQL warehouses."""
