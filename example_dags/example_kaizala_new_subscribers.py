@@ -1,4 +1,4 @@
-"""Welcome new subscribers: wait for subscribers to join a public group, then message only them.
+"""Welcome new subscribers: wait for subscribers to join a public group, load the change, message them.
 
 The sensor keeps a compact baseline of the group's subscribers and succeeds when new ones appear; the
 full diff goes to a JSON Lines file and the sensor's XCom holds only counts, a sample and that file's
@@ -16,6 +16,7 @@ from airflow.sdk import DAG, ObjectStoragePath, task
 from airflow_provider_kaizala.operators.groups import KaizalaListGroupsOperator
 from airflow_provider_kaizala.operators.messages import KaizalaSendMessageOperator
 from airflow_provider_kaizala.sensors.kaizala import KaizalaMembershipSensor
+from airflow_provider_kaizala.transfers.kaizala_to_sql import KaizalaToSqlOperator
 
 GROUP_ID = "{{ ti.xcom_pull(task_ids='find_public_group')['groupIds'][0] }}"
 
@@ -61,4 +62,13 @@ with DAG(
         message="Welcome to {{ params.public_group_name }}! You will hear from us here.",
     )
 
-    find_group >> wait
+    # The change is also loaded into the warehouse, with its history.
+    load = KaizalaToSqlOperator(
+        task_id="load_subscribers",
+        sql_conn_id="kaizala_warehouse",
+        group_id=GROUP_ID,
+        kind="subscribers",
+        observed_at="{{ ts }}",
+    )
+
+    find_group >> wait >> load

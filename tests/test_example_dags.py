@@ -30,6 +30,7 @@ def airflow_env(tmp_path_factory, emulator) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW_CONN_KAIZALA_DEFAULT": json.dumps(demo["conn"]),
         "AIRFLOW_VAR_KAIZALA_MANAGERS_GROUP": demo["groups"]["Managers"],
+        "AIRFLOW_CONN_KAIZALA_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(home / "warehouse.db")}),
     }
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
     subprocess.run([airflow_cli(), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,7 +149,7 @@ class KaizalaSession:
     def access_token(self, *, force: bool = False) -> Flow:
         """Flow returning a fresh access token, from the process cache or the token service."""
         cached = TOKEN_CACHE.get(self.cache_key)
-        if cached is not None and not force and cached.is_fresh(pendulum.now("UTC")):
+        if cached is not None and not force and cached.is_fresh(time.time()):
             return cached
         endpoint = ENDPOINTS["access_token"]
         policy = self.policy(endpoint, endpoint.path)

@@ -251,15 +251,20 @@ class AccessToken:
     endpoint_url: str
     expires_at: pendulum.DateTime
     obtained_at: pendulum.DateTime
+    #: Epoch seconds after which the token is renewed before use (precomputed: checked on every call).
+    renew_after: float = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "renew_after", self.expires_at.timestamp() - self.renewal_margin())
 
     def renewal_margin(self) -> float:
         """Renew 5 minutes ahead of expiry, or a tenth of the lifetime for short-lived tokens."""
         lifetime = (self.expires_at - self.obtained_at).total_seconds()
         return max(0.0, min(300.0, lifetime / 10))
 
-    def is_fresh(self, now: pendulum.DateTime) -> bool:
-        """Whether the token can still be used without renewing it first."""
-        return (self.expires_at - now).total_seconds() > self.renewal_margin()
+    def is_fresh(self, now: float) -> bool:
+        """Whether the token can still be used at ``now`` (epoch seconds) without renewing it first."""
+        return now < self.renew_after
 
     def relocated(self, endpoint_url: str) -> AccessToken:
         """The same token, for a new endpoint-url (the token stays valid across a 308)."""

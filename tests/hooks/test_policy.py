@@ -138,8 +138,8 @@ def test_token_response_and_renewal_margin():
         NOW,
     )
     assert rotated is None
-    assert token.is_fresh(NOW.add(hours=23, minutes=54))
-    assert not token.is_fresh(NOW.add(hours=23, minutes=56))
+    assert token.is_fresh(NOW.add(hours=23, minutes=54).timestamp())
+    assert not token.is_fresh(NOW.add(hours=23, minutes=56).timestamp())
     assert "SECRET-AT-1" not in repr(token)
     short, rotated = parse_token_response(
         {
@@ -151,8 +151,8 @@ def test_token_response_and_renewal_margin():
         NOW,
     )
     assert rotated == "new-rt"
-    assert short.is_fresh(NOW.add(seconds=8))
-    assert not short.is_fresh(NOW.add(seconds=9.5))
+    assert short.is_fresh(NOW.add(seconds=8).timestamp())
+    assert not short.is_fresh(NOW.add(seconds=9.5).timestamp())
 
 
 def test_token_response_without_token_is_an_auth_error():

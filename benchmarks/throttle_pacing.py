@@ -1,0 +1,113 @@
+"""Rate-limit pacing: does KaizalaHook use the whole call budget without ever being answered HTTP 429?
+
+The emulator (child process, its own core) throttles the connector at L calls per sliding window of W
+seconds; the hook's connection has ``rate_limit_per_minute=L`` and ``rate_limit_window=W``. The hook walks
+a public group of (k+1)·L pages (k waits for the window), then the emulator's call log is read back:
+
+- max pages in any sliding window of W seconds, against the limit L;
+- sustained throughput as a fraction of L/W: the pages after the first window's allowance (any client may
+  burst L pages at once) divided by the time from the L-th page to the last, i.e. ``(n - L) / (t[n-1] -
+  t[L-1])`` over ``L / W`` (target >= 0.95). This is right for a bursty limiter (period W: L pages, wait)
+  and for a smooth one (a page every W/L s) alike;
+- the number of HTTP 429 answers (target 0).
+
+The baseline is the limit itself: L calls per W seconds is the most any client can get.
+
+    python benchmarks/throttle_pacing.py            # L=100, W=5 s, 6 windows (~31 s)
+    python benchmarks/throttle_pacing.py --quick    # L=20, W=1 s, 3 windows (~4 s)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+PAGE = 50
+PHONE = "+919810000001"
+CONN_ID = "kaizala_pacing"
+TARGET = 0.95
+
+
+def max_in_window(stamps_ms: list[int], window_ms: float) -> int:
+    """Most stamps in any half-open interval ``[t, t + window)`` (stamps sorted)."""
+    best, lo = 0, 0
+    for hi, t in enumerate(stamps_ms):
+        while stamps_ms[lo] <= t - window_ms:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=100, help="calls per window (L)")
+    parser.add_argument("--window", type=float, default=5.0, help="window in seconds (W)")
+    parser.add_argument("--windows", type=int, default=6, help="windows to wait through (k)")
+    parser.add_argument("--quick", action="store_true", help="L=20, W=1 s, 3 windows")
+    args = parser.parse_args()
+    if args.quick:
+        args.limit, args.window, args.windows = 20, 1.0, 3
+    limit, window = args.limit, args.window
+    pages_wanted = (args.windows + 1) * limit
+
+    tmp = tempfile.TemporaryDirectory(prefix="kaizala-bench-")
+    os.environ["AIRFLOW_HOME"] = os.path.join(tmp.name, "airflow")
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    sys.path.insert(0, str(REPO))
+    from airflow_provider_kaizala.emulator.server import KaizalaEmulator
+    from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
+    from airflow_provider_kaizala.hooks.token_store import MemoryRefreshTokenStore
+
+    with tmp, KaizalaEmulator(subprocess=True, throttle_limit=limit, throttle_window=window) as emu:
+        app = emu.admin.create_connector(phone=PHONE)
+        group = emu.admin.create_group(
+            name="Pacing", groupType="ConnectGroup", admins=[PHONE], subscriberCount=pages_wanted * PAGE
+        )
+        conn = json.loads(emu.connection_uri_json(app))
+        conn["extra"].update({"rate_limit_per_minute": limit, "rate_limit_window": window})
+        os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(conn)
+        hook = KaizalaHook(CONN_ID, refresh_token_store=MemoryRefreshTokenStore(), retry_backoff=0.1)
+        print(f"emulator limit {limit} calls / {window:g} s; hook rate_limit_per_minute={limit}, window {window:g} s")
+        print(f"walking {pages_wanted} pages ({pages_wanted * PAGE:,} subscribers, {args.windows} window waits)...")
+        t0 = time.perf_counter()
+        pages = sum(1 for _ in hook.iter_subscriber_pages(group, page_size=PAGE))
+        wall = time.perf_counter() - t0
+        calls: list[dict[str, Any]] = [
+            c for c in emu.admin.calls(0) if c["method"] == "POST" and c["path"].endswith("/subscribers")
+        ]
+
+    ok = sorted(c["ts"] for c in calls if c["status"] == 200)
+    throttled = sum(1 for c in calls if c["status"] == 429)
+    others = sum(1 for c in calls if c["status"] not in (200, 429))
+    assert pages == pages_wanted == len(ok), (pages, pages_wanted, len(ok))
+    peak = max_in_window(ok, window * 1000)
+    span = (ok[-1] - ok[limit - 1]) / 1000
+    sustained = (len(ok) - limit) / span if span > 0 else float("inf")
+    fraction = sustained / (limit / window)
+
+    print(f"\n{'figure':<46} {'measured':>10} {'limit / target':>16}")
+    print(f"{'pages (HTTP 200)':<46} {len(ok):>10}")
+    print(f"{'wall time of the walk':<46} {wall:>9.2f}s")
+    print(f"{'max pages in any sliding window of W':<46} {peak:>10} {limit:>16}")
+    print(f"{'sustained pages/s after the first L pages':<46} {sustained:>10.2f} {limit / window:>16.2f}")
+    print(f"{'sustained throughput / (L/W)':<46} {fraction:>10.3f} {'>= ' + str(TARGET):>16}")
+    print(f"{'HTTP 429 answers':<46} {throttled:>10} {0:>16}")
+    if others:
+        print(f"{'other non-200 answers':<46} {others:>10}")
+    verdict = "PASS" if fraction >= TARGET else "FAIL"
+    print(f"\n{verdict}: sustained throughput {fraction:.3f} x limit (target >= {TARGET})")
+    print(f"{'PASS' if throttled == 0 else 'FAIL'}: {throttled} HTTP 429 answers (target 0)")
+    if peak > limit:
+        print(f"FAIL: {peak} pages in one window exceeds the limit {limit} (the emulator should have refused)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
