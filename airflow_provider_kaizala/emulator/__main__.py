@@ -51,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--token-expire-every", type=int, default=d.token_expire_every, metavar="N")
     p.add_argument("--fault-paths", default=None, metavar="REGEX")
     p.add_argument("--fault-seed", type=int, default=d.fault_seed, metavar="N")
+    p.add_argument("--media-max-bytes", type=int, default=d.media_max_bytes, metavar="N")
+    p.add_argument("--webhook-validation-timeout", type=float, default=d.webhook_validation_timeout, metavar="S")
+    p.add_argument("--webhook-delivery-timeout", type=float, default=d.webhook_delivery_timeout, metavar="S")
+    p.add_argument("--webhook-retries", type=int, default=d.webhook_retries, metavar="N")
+    p.add_argument("--webhook-retry-base", type=float, default=d.webhook_retry_base, metavar="S")
+    p.add_argument("--webhook-duplicate-rate", type=float, default=d.webhook_duplicate_rate, metavar="F")
     p.add_argument("--ready-file", type=Path, default=None, metavar="PATH")
     p.add_argument("--log-level", default="warning")
     return p.parse_args(argv)
@@ -80,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
             "token_expire_every": args.token_expire_every,
             "fault_paths": args.fault_paths,
             "fault_seed": args.fault_seed,
+            "media_max_bytes": args.media_max_bytes,
+            "webhook_validation_timeout": args.webhook_validation_timeout,
+            "webhook_delivery_timeout": args.webhook_delivery_timeout,
+            "webhook_retries": args.webhook_retries,
+            "webhook_retry_base": args.webhook_retry_base,
+            "webhook_duplicate_rate": args.webhook_duplicate_rate,
         }
     )
     app = EmulatorApp(config)

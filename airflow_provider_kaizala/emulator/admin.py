@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -92,3 +93,68 @@ class EmulatorAdmin:
 
     def subscribers(self, group_id: str) -> list[dict[str, Any]]:
         return list(self._call("GET", f"/groups/{group_id}/subscribers")["subscribers"])
+
+    # -- media, actions, webhooks -------------------------------------------------------------------------
+    def media(self) -> list[dict[str, Any]]:
+        """Every stored media resource (metadata only)."""
+        return list(self._call("GET", "/media")["media"])
+
+    def actions(self, group_id: str | None = None) -> list[dict[str, Any]]:
+        """Every posted action (of one group), in posting order; retried POSTs show up twice."""
+        params = {} if group_id is None else {"groupId": group_id}
+        return list(self._call("GET", "/actions", params=params)["actions"])
+
+    def responses(self, action_id: str) -> list[dict[str, Any]]:
+        """Every response of an action (updates via ``responseId`` change a response, ``updateCount`` counts them)."""
+        return list(self._call("GET", f"/actions/{action_id}/responses")["responses"])
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/webhooks")["webhooks"])
+
+    def deliveries(
+        self, webhook_id: str | None = None, event_id: str | None = None, since: int = 0
+    ) -> list[dict[str, Any]]:
+        """Every delivery attempt: ``{seq, ts, webhookId, eventId, eventType, attempt, status, error, duplicate,
+        disabled, abandoned}``."""
+        params: dict[str, Any] = {"since": since}
+        if webhook_id is not None:
+            params["webhookId"] = webhook_id
+        if event_id is not None:
+            params["eventId"] = event_id
+        return list(self._call("GET", "/webhooks/deliveries", params=params)["deliveries"])
+
+    def clear_deliveries(self) -> None:
+        self._call("DELETE", "/webhooks/deliveries")
+
+    def wait_deliveries(
+        self, count: int, timeout: float = 10.0, webhook_id: str | None = None, event_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Poll until at least ``count`` delivery attempts (matching the filters) are logged; returns them all."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.deliveries(webhook_id, event_id)
+            if len(got) >= count or time.monotonic() >= deadline:
+                return got
+            time.sleep(0.02)
+
+    def emit_event(
+        self,
+        group_id: str,
+        event_type: str,
+        data: dict[str, Any] | None = None,
+        *,
+        from_user: str | None = None,
+        action_id: str | None = None,
+        action_package_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Emit a synthetic event to the matching webhooks; returns ``{"eventId", "webhooks": matched}``."""
+        body: dict[str, Any] = {"groupId": group_id, "eventType": event_type}
+        for key, value in (
+            ("data", data),
+            ("fromUser", from_user),
+            ("actionId", action_id),
+            ("actionPackageId", action_package_id),
+        ):
+            if value is not None:
+                body[key] = value
+        return dict(self._call("POST", "/events", json=body))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import socket
 import struct
@@ -21,10 +22,21 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from airflow_provider_kaizala.emulator import admin_api, auth, groups, members, messages, subscribers
+from airflow_provider_kaizala.emulator import (
+    actions,
+    admin_api,
+    auth,
+    groups,
+    media,
+    members,
+    messages,
+    reactions,
+    subscribers,
+    webhooks,
+)
 from airflow_provider_kaizala.emulator.faults import FaultConfig, FaultEngine
 from airflow_provider_kaizala.emulator.routing import Router
-from airflow_provider_kaizala.emulator.state import Connector, State
+from airflow_provider_kaizala.emulator.state import CURRENT_ACTOR, Connector, State
 from airflow_provider_kaizala.emulator.wire import (
     MSG_TOKEN_INVALID,
     MSG_TOKEN_MISSING,
@@ -60,6 +72,13 @@ class Relocated(ApiError):
         return {"message": self.message, "endpointUrl": self.location}
 
 
+async def _complete(result: Reply | Awaitable[Reply]) -> Reply:
+    """The reply of a handler, awaiting it when the handler is a coroutine (webhook validation)."""
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
 class EmulatorApp:
     """ASGI callable holding the whole emulator (state, faults, call log, routes)."""
 
@@ -72,7 +91,9 @@ class EmulatorApp:
         self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_LIMIT)
         self.seq = 0
         self.background: dict[str, asyncio.Task[None]] = {}
-        for module in (auth, groups, members, subscribers, messages, admin_api):
+        self.deliverer = webhooks.Deliverer(self)
+        self.state.on_event = self.deliverer.emit
+        for module in (auth, groups, members, subscribers, messages, media, actions, reactions, webhooks, admin_api):
             module.register(self.router)
 
     # -- configuration -------------------------------------------------------------------------------
@@ -85,8 +106,9 @@ class EmulatorApp:
         self.port_names = {primary[1]: "primary", alternate[1]: "alternate"}
 
     def reset(self) -> None:
-        """Empty state, start-up fault config, empty call log, clock offset 0, background churn stopped."""
+        """Empty state, start-up faults, empty call log, clock offset 0, background churn and deliveries stopped."""
         self.stop_background()
+        self.deliverer.reset()
         self.state.reset()
         self.faults.reset()
         self.calls.clear()
@@ -140,6 +162,7 @@ class EmulatorApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.stop_background()
+                await self.deliverer.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -147,13 +170,15 @@ class EmulatorApp:
         chunks: list[bytes] = []
         size = 0
         too_big = False
+        path: str = scope["path"]
+        limit = self.faults.config.media_max_bytes if media.is_media_path(path) else MAX_BODY
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > MAX_BODY:
+            if size > limit:
                 too_big = True
             elif chunk:
                 chunks.append(chunk)
@@ -161,31 +186,30 @@ class EmulatorApp:
                 break
         server = scope.get("server")
         endpoint = self.port_names.get(server[1], "primary") if server else "primary"
-        path: str = scope["path"]
         segments = [s for s in path.split("/") if s]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         req = Request(
             self, scope["method"], path, segments, headers, scope.get("query_string", b""), b"".join(chunks), endpoint
         )
         if segments and segments[0].lower() == "_emulator":
-            reply = self._admin(req)
+            reply = await self._admin(req)
             await self._send(send, reply.status, encode_json(reply.body), reply.headers)
             return
         if too_big:
-            err = ApiError(413, "Request body too large")
+            err = ApiError(413, f"Request body too large (limit {limit} bytes)")
             self._log_call(req, 413, None, None)
             await self._send(send, 413, encode_json(err.body()), None)
             return
         await self._api(req, send)
 
-    def _admin(self, req: Request) -> Reply:
+    async def _admin(self, req: Request) -> Reply:
         route, params, _ = self.router.match(req.method, req.segments)
         if route is None or route.kind != "admin":
             err = ApiError(404, f"No admin route {req.method} {req.path}")
             return Reply(err.body(), err.status)
         req.params = params
         try:
-            return route.handler(req)
+            return await _complete(route.handler(req))
         except ApiError as err:
             return Reply(err.body(), err.status, err.headers)
 
@@ -220,10 +244,14 @@ class EmulatorApp:
             req.params = params
             if route.kind == "resource":
                 conn = self._authorise(req, route.permission)
-                reply = route.handler(req)
+                actor = CURRENT_ACTOR.set(conn.phone)
+                try:
+                    reply = await _complete(route.handler(req))
+                finally:
+                    CURRENT_ACTOR.reset(actor)
                 self._after_resource_call(conn)
             else:
-                reply = route.handler(req)
+                reply = await _complete(route.handler(req))
             status, body, headers = reply.status, reply.body, reply.headers
         except ApiError as err:
             status, body, headers = err.status, err.body(), err.headers

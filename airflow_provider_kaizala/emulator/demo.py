@@ -6,7 +6,8 @@ import json
 import random
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kaizala.emulator.state import Group
+from airflow_provider_kaizala.emulator.state import Action, ActionResponse, Group, State
+from airflow_provider_kaizala.emulator.wire import iso_ms
 
 if TYPE_CHECKING:
     from airflow_provider_kaizala.emulator.app import EmulatorApp
@@ -80,6 +81,7 @@ def seed(app: EmulatorApp, subscribers: int = DEFAULT_SUBSCRIBERS) -> dict[str, 
     conn, refresh = state.create_connector(
         endpoint=app.urls["primary"], name="demo-connector", phone=ADMIN_PHONE, tenant_id=TENANT_ID
     )
+    demo_actions = seed_actions(state, field)
     groups = {g.name: g.group_id for g in (field, north, south, delhi, managers, public)}
     return {
         "tenantId": TENANT_ID,
@@ -93,9 +95,66 @@ def seed(app: EmulatorApp, subscribers: int = DEFAULT_SUBSCRIBERS) -> dict[str, 
         },
         "groups": groups,
         "publicGroupId": public.group_id,
+        "actions": demo_actions,
         "subscriberCount": len(public.subscribers),
         "conn": airflow_conn(app.urls["primary"], conn.application_id, conn.secret, refresh),
     }
+
+
+def seed_actions(state: State, group: Group) -> dict[str, str]:
+    """A survey with two responses and a job with one completed assignee in ``group``; name -> actionId."""
+    now = int(state.clock.now() * 1000)
+    day = 24 * 3_600_000
+    survey = Action(
+        action_id=state.new_guid(),
+        reference_id=state.new_guid(),
+        group_id=group.group_id,
+        action_type="Survey",
+        package_id=None,
+        body={
+            "title": "Site safety check",
+            "questions": [
+                {"title": "Is the site safe?", "type": "SingleOption", "options": [{"title": "Yes"}, {"title": "No"}]},
+                {"title": "Workers on site", "type": "Numeric", "options": []},
+                {"title": "Notes", "type": "Text", "options": []},
+            ],
+            "expiryDate": iso_ms(now + day),
+            "expiryMs": now + day,
+            "isAnonymous": False,
+            "isSenderOnly": False,
+            "acceptMultipleResponses": False,
+            "properties": [],
+        },
+        sender=ADMIN_PHONE,
+        sent_ms=state.next_action_ms(),
+    )
+    for phone, answers in (("+919810000003", ["Yes", 12, "All good"]), ("+919810000004", ["No", 4, "Loose cables"])):
+        survey.responses.append(
+            ActionResponse(state.new_guid(), survey.action_id, phone, answers=answers, created_ms=now, updated_ms=now)
+        )
+    job = Action(
+        action_id=state.new_guid(),
+        reference_id=state.new_guid(),
+        group_id=group.group_id,
+        action_type="Job",
+        package_id=None,
+        body={
+            "title": "Inspect the generator",
+            "assignedTo": ["+919810000003", "+919810000006"],
+            "dueDate": iso_ms(now + day),
+            "dueDateMs": now + day,
+        },
+        sender=ADMIN_PHONE,
+        sent_ms=state.next_action_ms(),
+    )
+    job.responses.append(
+        ActionResponse(
+            state.new_guid(), job.action_id, "+919810000003", is_completed=True, created_ms=now, updated_ms=now
+        )
+    )
+    for action in (survey, job):
+        state.actions[action.action_id] = action
+    return {"survey": survey.action_id, "job": job.action_id}
 
 
 def conn_env_line(conn: dict[str, Any]) -> str:

@@ -40,6 +40,12 @@ class FaultConfig:
     token_expire_every: int = 0  # expire a connector's access tokens after every N resource calls; 0 disables
     fault_paths: str | None = None  # regex (re.search on the path) restricting error/drop/slow faults
     fault_seed: int = 0
+    media_max_bytes: int = 50 * 1024 * 1024  # POST /v1/media bodies above this get 413
+    webhook_validation_timeout: float = 5.0  # seconds the callback has to echo the validationToken
+    webhook_delivery_timeout: float = 5.0  # seconds per delivery attempt
+    webhook_retries: int = 6  # retries after the first failed attempt, then the webhook is disabled
+    webhook_retry_base: float = 0.2  # first retry delay in seconds; doubles each retry (real: ~2 days in total)
+    webhook_duplicate_rate: float = 0.0  # probability that a delivered event is delivered once more (same eventId)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,9 +62,24 @@ class FaultConfig:
             setattr(self, key, value)
 
 
-_INT_KEYS = {"throttle_limit", "tenant_throttle_limit", "relocate_after", "token_expire_every", "fault_seed"}
-_FLOAT_KEYS = {"throttle_window", "access_token_lifetime", "slow_seconds"}
-_RATE_KEYS = {"error_rate", "drop_rate", "slow_rate"}
+_INT_KEYS = {
+    "throttle_limit",
+    "tenant_throttle_limit",
+    "relocate_after",
+    "token_expire_every",
+    "fault_seed",
+    "webhook_retries",
+}
+_POSITIVE_INT_KEYS = {"media_max_bytes"}
+_FLOAT_KEYS = {
+    "throttle_window",
+    "access_token_lifetime",
+    "slow_seconds",
+    "webhook_validation_timeout",
+    "webhook_delivery_timeout",
+    "webhook_retry_base",
+}
+_RATE_KEYS = {"error_rate", "drop_rate", "slow_rate", "webhook_duplicate_rate"}
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -67,6 +88,10 @@ def _coerce(key: str, value: Any) -> Any:
             if value is None:
                 return 0
             if isinstance(value, bool) or int(value) != float(value) or int(value) < 0:
+                raise ValueError
+            return int(value)
+        if key in _POSITIVE_INT_KEYS:
+            if isinstance(value, bool) or int(value) != float(value) or int(value) <= 0:
                 raise ValueError
             return int(value)
         if key in _FLOAT_KEYS:
@@ -139,6 +164,7 @@ class FaultEngine:
         self.initial = FaultConfig(**asdict(config))
         self.config = config
         self.rng = random.Random(config.fault_seed)
+        self.webhook_rng = random.Random(config.fault_seed + 104729)  # duplicate deliveries
         self.connector_window = SlidingWindow()
         self.tenant_window = SlidingWindow()
         self.resource_calls: dict[str, int] = {}  # since last relocation, per connector
@@ -152,6 +178,7 @@ class FaultEngine:
     def reset(self) -> None:
         self.config = FaultConfig(**asdict(self.initial))
         self.rng = random.Random(self.config.fault_seed)
+        self.webhook_rng = random.Random(self.config.fault_seed + 104729)
         self.connector_window.clear()
         self.tenant_window.clear()
         self.resource_calls.clear()
@@ -162,6 +189,7 @@ class FaultEngine:
         self.config.merge(changes)
         if "fault_seed" in changes:
             self.rng = random.Random(self.config.fault_seed)
+            self.webhook_rng = random.Random(self.config.fault_seed + 104729)
         if "throttle_window" in changes or "throttle_limit" in changes or "tenant_throttle_limit" in changes:
             self.connector_window.clear()
             self.tenant_window.clear()

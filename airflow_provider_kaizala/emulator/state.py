@@ -16,7 +16,8 @@ import time
 import uuid
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,16 @@ SYNTH_HIGH = 919999999999
 
 _FIRST = ("Aarav", "Priya", "Rohan", "Ananya", "Vikram", "Sneha", "Arjun", "Kavya", "Rahul", "Meera", "Ishaan", "Diya")
 _LAST = ("Sharma", "Patel", "Reddy", "Iyer", "Singh", "Gupta", "Nair", "Khan", "Das", "Joshi", "Menon", "Rao")
+
+
+#: Phone number of the connector whose API call is being handled (the ``fromUser`` of events it causes).
+CURRENT_ACTOR: ContextVar[str | None] = ContextVar("kaizala_emulator_actor", default=None)
+
+#: ``(event_type, group_id, data, actor_phone)`` -> None; set by the app to feed the webhook deliverer.
+EventSink = Callable[[str, str, dict[str, Any], "str | None"], None]
+
+#: Offset of the Unix epoch in .NET ticks (100 ns units since 0001-01-01).
+TICKS_AT_EPOCH = 621_355_968_000_000_000
 
 
 class InvalidPhone(ValueError):
@@ -138,6 +149,68 @@ class Member:
 
     phone: str
     role: str = "Member"
+
+
+def member_event_data(member: Member) -> dict[str, Any]:
+    """``data`` of a MemberAdded/MemberRemoved event (§7.3, plus the observed ``memberId``)."""
+    return {
+        "member": member.phone,
+        "memberId": user_id(member.phone),
+        "memberName": display_name(member.phone),
+        "memberProfilePic": "",
+        "type": member.role,
+    }
+
+
+class MemberMap(dict[str, Member]):
+    """A group's members (phone -> Member) that reports additions and removals as MemberAdded/MemberRemoved.
+
+    Every way members change (M2/M3 calls, admin churn, ...) goes through ``__setitem__``/``setdefault``/
+    ``__delitem__``/``pop``, so events are emitted whoever changes the map.
+    """
+
+    def __init__(self, group_id: str, state: State, initial: dict[str, Member] | None = None) -> None:
+        super().__init__(initial or {})
+        self.group_id = group_id
+        self.state = state
+
+    def __setitem__(self, key: str, value: Member) -> None:
+        new = key not in self
+        super().__setitem__(key, value)
+        if new:
+            self.state.emit("MemberAdded", self.group_id, member_event_data(value))
+
+    def setdefault(self, key: str, default: Member) -> Member:
+        if key in self:
+            return self[key]
+        self[key] = default
+        return default
+
+    def __delitem__(self, key: str) -> None:
+        member = self[key]
+        super().__delitem__(key)
+        self.state.emit("MemberRemoved", self.group_id, member_event_data(member))
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key not in self:
+            if default:
+                return default[0]
+            raise KeyError(key)
+        member = self[key]
+        del self[key]
+        return member
+
+
+class MessageLog(list["Message"]):
+    """The list of sent text messages; ``append`` reports TextMessageCreated."""
+
+    def __init__(self, state: State) -> None:
+        super().__init__()
+        self.state = state
+
+    def append(self, msg: Message) -> None:
+        super().append(msg)
+        self.state.emit("TextMessageCreated", msg.group_id, {"text": msg.message}, msg.sender)
 
 
 @dataclass
@@ -239,17 +312,179 @@ class Message:
         }
 
 
+@dataclass
+class MediaFile:
+    """One uploaded file (metadata only; the bytes are not kept)."""
+
+    file_id: str
+    name: str
+    size: int  # bytes
+    content_type: str
+    url: str
+    sha256: str = ""
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass
+class MediaResource:
+    """What a ``mediaResource`` string stands for: an action type and its files."""
+
+    resource: str  # the opaque string handed to the client
+    action_type: str  # Image, Album, Audio, Document, Video
+    files: list[MediaFile]
+    uploader: str  # application id
+    ts: float
+    source_url: str | None = None  # MD2 (media by URL)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mediaResource": self.resource,
+            "actionType": self.action_type,
+            "uploader": self.uploader,
+            "sourceUrl": self.source_url,
+            "ts": int(self.ts * 1000),
+            "files": [
+                {
+                    "id": f.file_id,
+                    "name": f.name,
+                    "size": f.size,
+                    "contentType": f.content_type,
+                    "url": f.url,
+                    "sha256": f.sha256,
+                    "width": f.width,
+                    "height": f.height,
+                }
+                for f in self.files
+            ],
+        }
+
+
+@dataclass
+class ActionResponse:
+    """A response to a Job/Survey/Poll/LetsMeet/custom action (``answers`` positional, normalised)."""
+
+    response_id: str
+    action_id: str
+    responder: str
+    answers: list[Any] | None = None
+    is_completed: bool | None = None  # Job
+    response_name: str | None = None
+    response_location: dict[str, Any] | None = None
+    created_ms: int = 0
+    updated_ms: int = 0
+    update_count: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "responseId": self.response_id,
+            "actionId": self.action_id,
+            "responder": self.responder,
+            "answers": self.answers,
+            "isCompleted": self.is_completed,
+            "responseName": self.response_name,
+            "responseLocation": self.response_location,
+            "createdMs": self.created_ms,
+            "updatedMs": self.updated_ms,
+            "updateCount": self.update_count,
+        }
+
+
+@dataclass
+class Action:
+    """A posted action (Job, Survey, Poll, LetsMeet, Announcement, media, or a custom package instance)."""
+
+    action_id: str
+    reference_id: str
+    group_id: str
+    action_type: str  # canonical name, or "Custom" for a package instance
+    package_id: str | None
+    body: dict[str, Any]  # normalised actionBody (camelCase keys)
+    sender: str
+    sent_ms: int
+    subscribers: list[str] = field(default_factory=list)
+    send_to_all: bool = False
+    media: list[MediaResource] = field(default_factory=list)
+    responses: list[ActionResponse] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "actionId": self.action_id,
+            "referenceId": self.reference_id,
+            "groupId": self.group_id,
+            "actionType": self.action_type,
+            "actionPackageId": self.package_id,
+            "actionBody": self.body,
+            "sender": self.sender,
+            "sentAtMs": self.sent_ms,
+            "subscribers": self.subscribers,
+            "sendToAllSubscribers": self.send_to_all,
+            "responseCount": len(self.responses),
+        }
+
+
+@dataclass
+class Reaction:
+    """A Like or Comment on a message or action (R1)."""
+
+    reaction_id: str
+    group_id: str  # group of the R1 call
+    source_group_id: str  # group the message/action was posted in
+    reference_id: str
+    reaction_type: str  # Like / Comment
+    user: str  # phone
+    comment: str | None
+    ticks: int  # .NET ticks of the last modification (distinct per change)
+
+
+@dataclass
+class Webhook:
+    """A registered webhook (W1) with its delivery bookkeeping."""
+
+    webhook_id: str
+    object_id: str
+    object_type: str  # Group / Action / ActionPackage
+    events: list[str]
+    callback_url: str
+    callback_token: str
+    callback_context: str
+    ts: int  # creation, epoch ms
+    validity: int  # expiry, epoch ms
+    tenant_id: str
+    creator: str  # application id
+    active: bool = True
+    disabled_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The W2 (GET) spelling of the fields (§11.24)."""
+        return {
+            "id": self.webhook_id,
+            "objectId": self.object_id,
+            "objectType": self.object_type,
+            "events": list(self.events),
+            "filters": [],
+            "callbackUrl": self.callback_url,
+            "callbackToken": self.callback_token,
+            "callBackContext": self.callback_context,
+            "ts": self.ts,
+            "validity": self.validity,
+            "active": self.active,
+        }
+
+
 class State:
     """All mutable emulator data. ``reset()`` brings it back to empty."""
 
     def __init__(self, id_seed: int = 0) -> None:
         self.id_seed = id_seed
         self.clock = Clock()
+        self.on_event: EventSink | None = None  # survives reset()
         self.reset()
 
     def reset(self) -> None:
         self.rng = random.Random(self.id_seed)
         self.churn_rng = random.Random(self.id_seed + 7919)
+        self.event_rng = random.Random(self.id_seed + 31337)  # event ids (so events never shift other ids)
         self.clock.offset = 0.0
         self.connectors: dict[str, Connector] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
@@ -257,11 +492,51 @@ class State:
         self.revoked_tokens: dict[str, str] = {}  # revoked access token -> application id (for the call log)
         self.groups: dict[str, Group] = {}
         self.provisioned: dict[str, bool] = {}  # explicit overrides
-        self.messages: list[Message] = []
+        self.messages: list[Message] = MessageLog(self)
+        self.media: dict[str, MediaResource] = {}  # mediaResource string -> metadata
+        self.actions: dict[str, Action] = {}  # actionId -> action, in posting order
+        self.reactions: list[Reaction] = []
+        self.webhooks: dict[str, Webhook] = {}
+        self.last_action_ms = 0
+        self.last_ticks = 0
+
+    # -- events and monotonic stamps -------------------------------------------------------------------
+    def emit(self, event_type: str, group_id: str, data: dict[str, Any], actor: str | None = None) -> None:
+        """Report an event to the webhook deliverer (if the app installed one)."""
+        if self.on_event is not None:
+            self.on_event(event_type, group_id, data, actor if actor is not None else CURRENT_ACTOR.get())
+
+    def next_action_ms(self) -> int:
+        """Sent time of a new action in epoch ms, strictly after the previous one (no two share a ms)."""
+        ms = max(int(self.clock.now() * 1000), self.last_action_ms + 1)
+        self.last_action_ms = ms
+        return ms
+
+    def next_ticks(self) -> int:
+        """A .NET-ticks timestamp of now, strictly increasing (reaction cursors)."""
+        ticks = max(int(self.clock.now() * 1000) * 10_000 + TICKS_AT_EPOCH, self.last_ticks + 1)
+        self.last_ticks = ticks
+        return ticks
+
+    def find_reference(self, reference_id: str) -> tuple[str, Message | Action] | None:
+        """``(group_id, message-or-action)`` for a message/action ``referenceId`` (or an ``actionId``)."""
+        action = self.actions.get(reference_id)
+        if action is not None:
+            return action.group_id, action
+        for action in self.actions.values():
+            if action.reference_id == reference_id:
+                return action.group_id, action
+        for msg in self.messages:
+            if msg.reference_id == reference_id:
+                return msg.group_id, msg
+        return None
 
     # -- ids -----------------------------------------------------------------------------------
     def new_guid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def new_event_id(self) -> str:
+        return str(uuid.UUID(int=self.event_rng.getrandbits(128), version=4))
 
     def new_group_id(self) -> str:
         return f"{self.new_guid()}@1"
@@ -342,10 +617,12 @@ class State:
             tenant_id=tenant_id,
             created=self.clock.now(),
         )
+        initial: dict[str, Member] = {}
         for phone in admins:
-            group.members[phone] = Member(phone, "Admin")
+            initial[phone] = Member(phone, "Admin")
         for phone in members:
-            group.members.setdefault(phone, Member(phone, "Member"))
+            initial.setdefault(phone, Member(phone, "Member"))
+        group.members = MemberMap(group.group_id, self, initial)  # later changes emit MemberAdded/Removed
         self.groups[group.group_id] = group
         if parent_id is not None:
             self.attach(parent_id, group.group_id)
@@ -353,15 +630,23 @@ class State:
 
     def attach(self, parent_id: str, child_id: str) -> None:
         parent, child = self.groups[parent_id], self.groups[child_id]
-        if child_id not in parent.children:
+        added = child_id not in parent.children
+        if added:
             parent.children.append(child_id)
         if parent_id not in child.parents:
             child.parents.append(parent_id)
+        if added:
+            self.emit("GroupAdded", parent_id, self._group_event_data(parent_id, child_id))
 
     def detach(self, parent_id: str, child_id: str) -> None:
         parent, child = self.groups[parent_id], self.groups[child_id]
         parent.children.remove(child_id)
         child.parents.remove(parent_id)
+        self.emit("GroupRemoved", parent_id, self._group_event_data(parent_id, child_id))
+
+    def _group_event_data(self, parent_id: str, child_id: str) -> dict[str, Any]:
+        child = self.groups[child_id]
+        return {"groupId": child_id, "groupName": child.name, "groupType": child.group_type, "parentGroupId": parent_id}
 
     def descendants(self, group_id: str) -> Iterator[str]:
         """Ids of every group below ``group_id`` (each once)."""

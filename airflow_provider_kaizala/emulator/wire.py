@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -196,4 +197,50 @@ def require_str(body: dict[str, Any], key: str, name: str, *, allow_empty: bool 
     return value
 
 
-Handler = Callable[[Request], Reply]
+def ci_deep(value: Any) -> Any:
+    """Lower-case the keys of every JSON object inside ``value`` (nested bodies such as ``actionBody``)."""
+    if isinstance(value, dict):
+        return {str(k).lower(): ci_deep(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [ci_deep(v) for v in value]
+    return value
+
+
+def parse_number(value: Any, name: str) -> float | int:
+    """A JSON number (or a numeric string); booleans are rejected."""
+    if isinstance(value, bool):
+        raise bad_request(f"Parameter {name} must be a number")
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            return int(number) if number.is_integer() and "." not in value else number
+    raise bad_request(f"Parameter {name} must be a number")
+
+
+def iso_ms(ms: int) -> str:
+    """Epoch ms as an ISO-8601 UTC string with second precision (``2017-12-20T08:33:51Z``)."""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(value: Any, name: str) -> int:
+    """An ISO-8601 date-time (``Z`` or an offset; naive = UTC) as epoch ms."""
+    if not isinstance(value, str) or not value.strip():
+        raise bad_request(f"Parameter {name} is required and must be an ISO-8601 date-time")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise bad_request(f"Parameter {name} must be an ISO-8601 date-time") from exc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return int(when.timestamp() * 1000)
+
+
+Handler = Callable[[Request], "Reply | Awaitable[Reply]"]
