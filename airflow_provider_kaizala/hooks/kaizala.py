@@ -16,6 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
+from airflow_provider_kaizala.exceptions import KaizalaException, KaizalaValidationError
+from airflow_provider_kaizala.hooks.actions import (
+    ACTION_TYPES,
+    LISTABLE_ACTION_TYPES,
+    REACTION_TYPES,
+    RESPONSE_ACTION_TYPES,
+    WEBHOOK_OBJECT_TYPES,
+    action_target,
+    action_time_ms,
+    media_parts,
+    webhook_body,
+)
 from airflow_provider_kaizala.hooks.config import KaizalaConnectionConfig
 from airflow_provider_kaizala.hooks.core import (
     USER_AGENT,
@@ -50,11 +62,13 @@ from airflow_provider_kaizala.hooks.validation import (
     GROUP_TYPES,
     MAX_MEMBERS_AT_CREATION,
     ROLES,
+    audience,
     message_body,
     validate_bool,
     validate_choice,
     validate_id,
     validate_ids,
+    validate_message,
     validate_page_size,
     validate_phone_numbers,
     validate_text,
@@ -420,6 +434,217 @@ class KaizalaHook(BaseHook):
         """
         body = message_body(message, subscribers, send_to_all_subscribers)
         return dict(self.call("send_message", json=body, group_id=validate_id(group_id, "group_id")))
+
+    # ------------------------------------------------------------------------------------ media
+
+    def upload_media(self, files: Iterable[Any]) -> str:
+        """Upload files (local paths, ``ObjectStoragePath`` objects or ``(name, bytes)``); returns the mediaResource.
+
+        Several files are allowed only when all are images (an Album). Types and sizes are checked before
+        any call; the upload may be repeated safely (an orphaned upload has no visible effect).
+        """
+        parts = media_parts(files)
+        body = self.call("upload_media", files=parts)
+        resource = body.get("mediaResource") if isinstance(body, dict) else None
+        if not resource:
+            raise KaizalaException("Kaizala answered the media upload without a mediaResource.")
+        return str(resource)
+
+    # ---------------------------------------------------------------------------------- actions
+
+    def post_action(
+        self,
+        group_id: str,
+        action_body: dict[str, Any],
+        *,
+        action_type: str | None = None,
+        package_id: str | None = None,
+        subscribers: Iterable[str] | None = None,
+        send_to_all_subscribers: bool = False,
+    ) -> dict[str, Any]:
+        """Post an action (``action_type``) or a custom package instance (``package_id``); never repeated on doubt.
+
+        Build ``action_body`` with :mod:`airflow_provider_kaizala.hooks.actions`. Returns
+        ``{"referenceId", "actionId"}``.
+        """
+        body: dict[str, Any] = {**action_target(action_type, package_id, ACTION_TYPES), "actionBody": action_body}
+        if not isinstance(action_body, dict):
+            raise KaizalaValidationError(f"Invalid action_body={action_body!r}: expected a mapping.")
+        body.update(audience(subscribers, send_to_all_subscribers))
+        return dict(self.call("post_action", json=body, group_id=validate_id(group_id, "group_id")))
+
+    def iter_actions(
+        self, group_id: str, action_type: str, *, from_date_ms: int | None = None, page_size: int = 30
+    ) -> Iterator[dict[str, Any]]:
+        """Actions of one type in a group, oldest first, fetched lazily page by page (``hasMore`` + ``fromDate``)."""
+        group_id = validate_id(group_id, "group_id")
+        params: dict[str, Any] = {"actionType": validate_choice(action_type, "action_type", LISTABLE_ACTION_TYPES)}
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 100:
+            raise KaizalaValidationError(f"Invalid page_size={page_size!r}: expected an integer from 1 to 100.")
+        params["count"] = page_size
+        next_from = from_date_ms
+        seen: set[str] = set()
+        while True:
+            if next_from is not None:
+                params["fromDate"] = next_from
+            body = self.call("list_actions", params=dict(params), group_id=group_id)
+            items = [dict(item) for item in body.get("actions") or []]
+            fresh = [item for item in items if str(item.get("referenceId") or item.get("actionId")) not in seen]
+            yield from fresh
+            seen = {str(item.get("referenceId") or item.get("actionId")) for item in items}
+            times = [t for t in (action_time_ms(item) for item in items) if t is not None]
+            if not as_bool(body.get("hasMore", False)) or not items or not times:
+                return
+            next_from = max(times) + 1
+
+    def get_action(self, group_id: str, action_id: str, *, get_details: bool = False) -> dict[str, Any]:
+        """An action's details; with ``get_details`` also its responses."""
+        params = {"getDetails": str(validate_bool(get_details, "get_details")).lower()}
+        return dict(
+            self.call(
+                "get_action",
+                params=params,
+                group_id=validate_id(group_id, "group_id"),
+                action_id=validate_id(action_id, "action_id"),
+            )
+        )
+
+    def post_action_response(
+        self,
+        group_id: str,
+        action_id: str,
+        action_body: dict[str, Any],
+        *,
+        action_type: str | None = None,
+        package_id: str | None = None,
+        response_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Respond to a job, survey, poll or custom action (``response_id`` updates a response); not repeated."""
+        if not isinstance(action_body, dict):
+            raise KaizalaValidationError(f"Invalid action_body={action_body!r}: expected a mapping.")
+        body: dict[str, Any] = {
+            **action_target(action_type, package_id, RESPONSE_ACTION_TYPES),
+            "actionBody": action_body,
+        }
+        if response_id is not None:
+            body["responseId"] = validate_id(response_id, "response_id")
+        return dict(
+            self.call(
+                "post_action_response",
+                json=body,
+                group_id=validate_id(group_id, "group_id"),
+                action_id=validate_id(action_id, "action_id"),
+            )
+        )
+
+    # -------------------------------------------------------------------------------- reactions
+
+    def add_reaction(
+        self,
+        group_id: str,
+        reference_id: str,
+        *,
+        reaction_type: str = "Like",
+        comment: str | None = None,
+        source_group_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Like or comment on a message or action (its ``referenceId``); returns ``{"reactionId"}``."""
+        kind = validate_choice(reaction_type, "reaction_type", REACTION_TYPES)
+        body: dict[str, Any] = {"referenceId": validate_id(reference_id, "reference_id"), "reactionType": kind}
+        body["sourceGroupId"] = validate_id(source_group_id or group_id, "source_group_id")
+        if kind == "Comment":
+            body["comment"] = validate_message(comment, "comment")
+        elif comment is not None:
+            raise KaizalaValidationError("Invalid comment: only a Comment reaction carries a comment.")
+        return dict(self.call("add_reaction", json=body, group_id=validate_id(group_id, "group_id")))
+
+    def get_reaction_summary(
+        self, group_id: str, reference_id: str, *, source_group_id: str | None = None
+    ) -> dict[str, int]:
+        """Counts of reactions on one message or action: ``{"like": n, "comment": n}``."""
+        body = self.call(
+            "get_reaction_summary",
+            params={"sourceGroupId": validate_id(source_group_id or group_id, "source_group_id")},
+            group_id=validate_id(group_id, "group_id"),
+            reference_id=validate_id(reference_id, "reference_id"),
+        )
+        for item in body.get("summary") or []:
+            counts = item.get("reactionsCountMap") or {}
+            return {str(key).lower(): int(value) for key, value in counts.items()}
+        return {"like": 0, "comment": 0}
+
+    def iter_reactions(
+        self,
+        group_id: str,
+        reference_id: str,
+        *,
+        reaction_type: str | None = None,
+        source_group_id: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every reaction on a message or action, following the ticks cursor until a page comes back empty."""
+        params: dict[str, Any] = {"sourceGroupId": validate_id(source_group_id or group_id, "source_group_id")}
+        if reaction_type is not None:
+            params["reactionType"] = validate_choice(reaction_type, "reaction_type", REACTION_TYPES)
+        group_id = validate_id(group_id, "group_id")
+        reference_id = validate_id(reference_id, "reference_id")
+        cursor: Any = 0
+        while True:
+            body = self.call(
+                "list_reactions", params={**params, "cursor": cursor}, group_id=group_id, reference_id=reference_id
+            )
+            items = body.get("reactionDetails") or []
+            yield from (dict(item) for item in items)
+            if not items or body.get("cursor") in (None, cursor):
+                return
+            cursor = body["cursor"]
+
+    # --------------------------------------------------------------------------------- webhooks
+
+    def create_webhook(
+        self,
+        object_id: str,
+        event_types: Iterable[str],
+        callback_url: str,
+        *,
+        object_type: str = "Group",
+        callback_token: str | None = None,
+        callback_context: str | None = None,
+        validity_ms: int | None = None,
+    ) -> str:
+        """Register a webhook (Kaizala validates ``callback_url`` first); returns its id. Not repeated on doubt."""
+        body = webhook_body(
+            object_id=object_id,
+            object_type=object_type,
+            event_types=event_types,
+            callback_url=callback_url,
+            callback_token=callback_token,
+            callback_context=callback_context,
+            validity_ms=validity_ms,
+        )
+        return str(self.call("create_webhook", json=body)["webhookId"])
+
+    def list_webhooks(self, object_id: str, *, object_type: str = "Group") -> list[dict[str, Any]]:
+        """Webhooks registered on a group, action or action package."""
+        params = {
+            "objectId": validate_id(object_id, "object_id"),
+            "objectType": validate_choice(object_type, "object_type", WEBHOOK_OBJECT_TYPES),
+        }
+        return [dict(item) for item in self.call("list_webhooks", params=params).get("webhooks") or []]
+
+    def update_webhook(self, webhook_id: str, **changes: Any) -> bool:
+        """Change a webhook (``event_types``, ``callback_url``, ``callback_token``, ``callback_context``,
+        ``validity_ms``, ``active``); ``active=True`` re-enables one Kaizala disabled."""
+        body = webhook_body(partial=True, **changes)
+        if not body:
+            raise KaizalaValidationError("Invalid changes: name at least one webhook field to update.")
+        result = self.call("update_webhook", json=body, webhook_id=validate_id(webhook_id, "webhook_id"))
+        return as_bool(result.get("result", True))
+
+    def delete_webhook(self, webhook_id: str) -> bool:
+        """Delete a webhook (safe to repeat)."""
+        return as_bool(
+            self.call("delete_webhook", webhook_id=validate_id(webhook_id, "webhook_id")).get("result", True)
+        )
 
     # ------------------------------------------------------------------------------------- test
 

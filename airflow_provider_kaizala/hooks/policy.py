@@ -110,6 +110,21 @@ ENDPOINTS: dict[str, Endpoint] = _endpoints(
     Endpoint("add_subscribers", "PUT", "groups/{group_id}/subscribers/add", repeatable=True),
     Endpoint("remove_subscribers", "PUT", "groups/{group_id}/subscribers/remove", repeatable=True),
     Endpoint("send_message", "POST", "groups/{group_id}/messages", repeatable=False),
+    # An orphaned upload has no effect anyone can see, so a repeated upload is harmless.
+    Endpoint("upload_media", "POST", "media", repeatable=True),
+    Endpoint("post_action", "POST", "groups/{group_id}/actions", repeatable=False),
+    Endpoint("list_actions", "GET", "groups/{group_id}/actions", repeatable=True, pagination=Pagination.HAS_MORE),
+    Endpoint("get_action", "GET", "groups/{group_id}/actions/{action_id}", repeatable=True),
+    Endpoint("post_action_response", "POST", "groups/{group_id}/actions/{action_id}/responses", repeatable=False),
+    Endpoint("add_reaction", "POST", "groups/{group_id}/reaction", repeatable=False),
+    # The literal "summary" path must come before the "{reference_id}" one for endpoint_for().
+    Endpoint("list_group_reactions", "GET", "groups/{group_id}/reaction/summary", repeatable=True),
+    Endpoint("get_reaction_summary", "GET", "groups/{group_id}/reaction/{reference_id}/summary", repeatable=True),
+    Endpoint("list_reactions", "GET", "groups/{group_id}/reaction/{reference_id}", repeatable=True),
+    Endpoint("create_webhook", "POST", "webhook", repeatable=False),
+    Endpoint("list_webhooks", "GET", "webhook", repeatable=True),
+    Endpoint("update_webhook", "PUT", "webhook/{webhook_id}", repeatable=True),
+    Endpoint("delete_webhook", "DELETE", "webhook/{webhook_id}", repeatable=True, gone_means_done=True),
 )
 
 

@@ -125,15 +125,19 @@ def validate_bool(value: Any, field: str) -> bool:
     raise _fail(field, value, "expected true or false")
 
 
-def message_body(message: Any, subscribers: Any, send_to_all_subscribers: Any) -> dict[str, Any]:
-    """The validated body of a text message to a group, to chosen subscribers, or to all subscribers."""
-    body: dict[str, Any] = {"message": validate_message(message)}
+def audience(subscribers: Any, send_to_all_subscribers: Any) -> dict[str, Any]:
+    """The recipients part of a message or action body: the group, chosen subscribers, or all subscribers."""
     if validate_bool(send_to_all_subscribers, "send_to_all_subscribers"):
         if subscribers is not None:
             raise KaizalaValidationError(
                 "Invalid subscribers: pass either subscribers or send_to_all_subscribers=True, not both."
             )
-        body["sendToAllSubscribers"] = True
-    elif subscribers is not None:
-        body["subscribers"] = validate_phone_numbers(subscribers, "subscribers")
-    return body
+        return {"sendToAllSubscribers": True}
+    if subscribers is not None:
+        return {"subscribers": validate_phone_numbers(subscribers, "subscribers")}
+    return {}
+
+
+def message_body(message: Any, subscribers: Any, send_to_all_subscribers: Any) -> dict[str, Any]:
+    """The validated body of a text message to a group, to chosen subscribers, or to all subscribers."""
+    return {"message": validate_message(message), **audience(subscribers, send_to_all_subscribers)}
