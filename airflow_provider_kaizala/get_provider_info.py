@@ -54,7 +54,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "Microsoft Kaizala",
-                "python-modules": ["airflow_provider_kaizala.triggers.kaizala"],
+                "python-modules": [
+                    "airflow_provider_kaizala.triggers.kaizala",
+                    "airflow_provider_kaizala.triggers.webhook",
+                ],
             }
         ],
         "transfers": [

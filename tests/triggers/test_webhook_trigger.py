@@ -1,0 +1,108 @@
+"""KaizalaWebhookTrigger end to end: the emulator validates it, delivers to it, and duplicates are dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from typing import Any
+
+import httpx
+import pytest
+
+from airflow_provider_kaizala.triggers.webhook import KaizalaWebhookTrigger
+
+TOKEN = "callback-secret-7f3a"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def trigger(monkeypatch) -> KaizalaWebhookTrigger:
+    monkeypatch.setenv("AIRFLOW_VAR_KAIZALA_WEBHOOK_CALLBACK_TOKEN", TOKEN)
+    return KaizalaWebhookTrigger(host="127.0.0.1", port=free_port(), event_types=["TextMessageCreated", "MemberAdded"])
+
+
+async def wait_listening(port: int) -> None:
+    for _ in range(100):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+        else:
+            writer.close()
+            return
+    raise AssertionError("the trigger never listened")
+
+
+def collect(trigger: KaizalaWebhookTrigger, scenario, count: int, timeout: float = 20) -> list[dict[str, Any]]:
+    """Run the trigger, play ``scenario(url)`` in a thread, and collect ``count`` events (or time out)."""
+
+    async def main() -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        stream = trigger.run()
+        first = asyncio.ensure_future(stream.__anext__())
+        await wait_listening(trigger.port)
+        await asyncio.to_thread(scenario, f"http://127.0.0.1:{trigger.port}{trigger.path}")
+        pending = first
+        try:
+            while len(events) < count:
+                events.append((await asyncio.wait_for(pending, timeout)).payload)
+                pending = asyncio.ensure_future(stream.__anext__())
+            await asyncio.sleep(0.5)  # anything more that arrives now would be a duplicate
+            if pending.done():
+                events.append(pending.result().payload)
+        finally:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+            await stream.aclose()
+        return events
+
+    return asyncio.run(main())
+
+
+def test_emulator_validates_and_delivers_once_per_event(tenant, trigger):
+    tenant.emulator.admin.faults(webhook_duplicate_rate=1.0)
+    hook = tenant.hook()
+
+    def scenario(url: str) -> None:
+        hook.create_webhook(tenant.group_id, ["TextMessageCreated"], url, callback_token=TOKEN)
+        hook.send_message(tenant.group_id, "first")
+        hook.send_message(tenant.group_id, "second")
+
+    events = collect(trigger, scenario, count=2)
+    assert [e["eventType"] for e in events] == ["TextMessageCreated", "TextMessageCreated"]
+    assert [e["data"]["text"] for e in events] == ["first", "second"]
+    assert len({e["eventId"] for e in events}) == 2
+    deliveries = [d for d in tenant.emulator.admin.deliveries() if d.get("status") == 200]
+    assert len(deliveries) > 2  # duplicates were delivered, and dropped by the trigger
+
+
+def test_wrong_callback_token_and_other_paths_are_rejected(trigger):
+    def scenario(url: str) -> None:
+        event = {"eventId": "e1", "eventType": "MemberAdded", "objectId": "g", "data": {}}
+        bad = httpx.post(url, content=json.dumps(event), headers={"kz-callback-token": "wrong"})
+        assert bad.status_code == 401
+        assert httpx.get(url.replace("/kaizala/webhook", "/other")).status_code == 404
+        assert httpx.get(url, params={"validationToken": "abc"}).text == "abc"
+        ignored = {"eventId": "e2", "eventType": "JobCreated", "objectId": "g", "data": {}}
+        assert httpx.post(url, content=json.dumps(ignored), headers={"kz-callback-token": TOKEN}).status_code == 200
+        good = {"eventId": "e3", "eventType": "MemberAdded", "objectId": "g", "data": {"member": "+1"}}
+        for _ in range(3):
+            assert httpx.post(url, content=json.dumps(good), headers={"kz-callback-token": TOKEN}).status_code == 200
+
+    events = collect(trigger, scenario, count=1)
+    assert [e["eventId"] for e in events] == ["e3"]
+
+
+def test_serialize_holds_no_secret(trigger):
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_kaizala.triggers.webhook.KaizalaWebhookTrigger"
+    assert TOKEN not in json.dumps(kwargs)
+    assert KaizalaWebhookTrigger(**kwargs).serialize() == (path, kwargs)
