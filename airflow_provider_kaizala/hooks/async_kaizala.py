@@ -13,8 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseHook
-
+from airflow_provider_kaizala.hooks.base import KaizalaBaseHook
 from airflow_provider_kaizala.hooks.config import KaizalaConnectionConfig
 from airflow_provider_kaizala.hooks.core import (
     USER_AGENT,
@@ -34,8 +33,6 @@ from airflow_provider_kaizala.hooks.policy import (
     subscriber_page_body,
 )
 from airflow_provider_kaizala.hooks.token_store import (
-    RefreshTokenStore,
-    VariableRefreshTokenStore,
     persist_rotated_refresh_token,
 )
 from airflow_provider_kaizala.hooks.validation import message_body, validate_id, validate_page_size
@@ -68,7 +65,7 @@ async def _amask(value: str) -> None:
         await amask_secret(value)
 
 
-class KaizalaAsyncHook(BaseHook):
+class KaizalaAsyncHook(KaizalaBaseHook):
     """Asynchronous access to the Kaizala API with the sync hook's rules, for triggers and notifiers.
 
     :param kaizala_conn_id: the ``kaizala`` connection to use (resolved with Airflow's async connection access).
@@ -76,23 +73,8 @@ class KaizalaAsyncHook(BaseHook):
     :param retry_backoff: base of the exponential backoff between retries, in seconds.
     """
 
-    conn_name_attr = "kaizala_conn_id"
-    default_conn_name = "kaizala_default"
-    conn_type = "kaizala"
-    hook_name = "Microsoft Kaizala"
-
-    def __init__(
-        self,
-        kaizala_conn_id: str = default_conn_name,
-        *,
-        refresh_token_store: RefreshTokenStore | None = None,
-        retry_backoff: float = 1.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.kaizala_conn_id = kaizala_conn_id
-        self.refresh_token_store: RefreshTokenStore = refresh_token_store or VariableRefreshTokenStore()
-        self.retry_backoff = retry_backoff
+    def __init__(self, kaizala_conn_id: str = KaizalaBaseHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(kaizala_conn_id, **kwargs)
         self._session: KaizalaSession | None = None
         self._client: httpx.AsyncClient | None = None
         self._to_mask: list[str] = []

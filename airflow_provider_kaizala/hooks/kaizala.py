@@ -14,8 +14,6 @@ from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseHook
-
 from airflow_provider_kaizala.exceptions import KaizalaException, KaizalaValidationError
 from airflow_provider_kaizala.hooks.actions import (
     ACTION_TYPES,
@@ -28,6 +26,7 @@ from airflow_provider_kaizala.hooks.actions import (
     media_parts,
     webhook_body,
 )
+from airflow_provider_kaizala.hooks.base import KaizalaBaseHook
 from airflow_provider_kaizala.hooks.config import KaizalaConnectionConfig
 from airflow_provider_kaizala.hooks.core import (
     USER_AGENT,
@@ -54,8 +53,6 @@ from airflow_provider_kaizala.hooks.policy import (
     unwrap_subgroups,
 )
 from airflow_provider_kaizala.hooks.token_store import (
-    RefreshTokenStore,
-    VariableRefreshTokenStore,
     persist_rotated_refresh_token,
 )
 from airflow_provider_kaizala.hooks.validation import (
@@ -115,7 +112,7 @@ def classify_requests_error(error: Exception) -> TransportError:
     return TransportError.DROPPED
 
 
-class KaizalaHook(BaseHook):
+class KaizalaHook(KaizalaBaseHook):
     """Calls the Microsoft Kaizala connector API through a ``kaizala`` connection.
 
     Gets access tokens from applicationId, applicationSecret and refresh token and renews them ahead of
@@ -128,24 +125,6 @@ class KaizalaHook(BaseHook):
         ``kaizala_refresh_token_<conn_id>``, preferred over the connection's own value).
     :param retry_backoff: base of the exponential backoff between retries, in seconds.
     """
-
-    conn_name_attr = "kaizala_conn_id"
-    default_conn_name = "kaizala_default"
-    conn_type = "kaizala"
-    hook_name = "Microsoft Kaizala"
-
-    def __init__(
-        self,
-        kaizala_conn_id: str = default_conn_name,
-        *,
-        refresh_token_store: RefreshTokenStore | None = None,
-        retry_backoff: float = 1.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.kaizala_conn_id = kaizala_conn_id
-        self.refresh_token_store: RefreshTokenStore = refresh_token_store or VariableRefreshTokenStore()
-        self.retry_backoff = retry_backoff
 
     # ------------------------------------------------------------------------------ connection
 

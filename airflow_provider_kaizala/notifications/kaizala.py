@@ -64,19 +64,24 @@ class KaizalaNotifier(BaseNotifier):
         """The hook on the rendered connection id."""
         return KaizalaHook(kaizala_conn_id=self.kaizala_conn_id)
 
+    def _message_kwargs(self) -> dict[str, Any]:
+        return {"subscribers": self.subscribers, "send_to_all_subscribers": self.send_to_all_subscribers}
+
+    def _report(self, result: dict[str, Any] | None, error: Exception | None) -> None:
+        if error is not None:
+            self.log.error("The Kaizala notification to group %s could not be sent: %s", self.group_id, error)
+        else:
+            assert result is not None
+            self.log.info("Sent Kaizala notification %s to group %s.", result.get("referenceId"), self.group_id)
+
     def notify(self, context: Any) -> None:
         """Send the rendered message; log, never raise, when it cannot be sent."""
         try:
-            result = self.hook.send_message(
-                self.group_id,
-                self.message,
-                subscribers=self.subscribers,
-                send_to_all_subscribers=self.send_to_all_subscribers,
-            )
+            result = self.hook.send_message(self.group_id, self.message, **self._message_kwargs())
         except Exception as err:
-            self.log.error("The Kaizala notification to group %s could not be sent: %s", self.group_id, err)
-            return
-        self.log.info("Sent Kaizala notification %s to group %s.", result.get("referenceId"), self.group_id)
+            self._report(None, err)
+        else:
+            self._report(result, None)
 
     async def async_notify(self, context: Any) -> None:
         """Send the notification with the async hook (from the triggerer); log, never raise, on failure."""
@@ -84,16 +89,11 @@ class KaizalaNotifier(BaseNotifier):
 
         try:
             async with KaizalaAsyncHook(self.kaizala_conn_id) as hook:
-                result = await hook.send_message(
-                    self.group_id,
-                    self.message,
-                    subscribers=self.subscribers,
-                    send_to_all_subscribers=self.send_to_all_subscribers,
-                )
+                result = await hook.send_message(self.group_id, self.message, **self._message_kwargs())
         except Exception as err:
-            self.log.error("The Kaizala notification to group %s could not be sent: %s", self.group_id, err)
-            return
-        self.log.info("Sent Kaizala notification %s to group %s.", result.get("referenceId"), self.group_id)
+            self._report(None, err)
+        else:
+            self._report(result, None)
 
 
 send_kaizala_notification = KaizalaNotifier
