@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,11 +17,14 @@ import pytest
 os.environ.setdefault("AIRFLOW_HOME", os.path.join(os.path.dirname(__file__), "..", ".pytest-airflow-home"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+#: Every secret the emulator issues (application secrets, refresh and access tokens) carries this marker;
+#: the session fails if it shows up in any log record, captured output or failure report (see below).
+SECRET_MARKER = os.environ.setdefault("KAIZALA_EMULATOR_SECRET_MARKER", "KZSECRETMARK")
 
-from airflow_provider_kaizala.emulator.server import KaizalaEmulator
-from airflow_provider_kaizala.hooks.config import TOKEN_CACHE
-from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
-from airflow_provider_kaizala.hooks.token_store import MemoryRefreshTokenStore
+from airflow_provider_kaizala.emulator.server import KaizalaEmulator  # noqa: E402
+from airflow_provider_kaizala.hooks.config import TOKEN_CACHE  # noqa: E402
+from airflow_provider_kaizala.hooks.kaizala import KaizalaHook  # noqa: E402
+from airflow_provider_kaizala.hooks.token_store import MemoryRefreshTokenStore  # noqa: E402
 
 #: Faults every test starts from: no throttling, no injected failures.
 QUIET_FAULTS: dict[str, Any] = {
@@ -35,6 +40,40 @@ QUIET_FAULTS: dict[str, Any] = {
     "access_token_lifetime": 86400.0,
 }
 _numbers = itertools.count(1)
+_leaks: list[str] = []
+
+
+class _SecretLeakHandler(logging.Handler):
+    """Records every log record, from any logger, whose text carries the secret marker."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage() + (record.exc_text or "")
+        except Exception:
+            text = str(record.msg)
+        if SECRET_MARKER in text:
+            _leaks.append(f"log record of {record.name}: {text[:200]}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logging.getLogger().addHandler(_SecretLeakHandler(level=logging.DEBUG))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    texts = [content for _, content in report.sections] + [report.longreprtext or ""]
+    for text in texts:
+        if SECRET_MARKER in text:
+            _leaks.append(
+                f"output of {report.nodeid} ({report.when}): ...{text[text.index(SECRET_MARKER) - 80 :][:200]}"
+            )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _leaks:
+        sys.stderr.write(f"\n{len(_leaks)} secret leak(s) found (marker {SECRET_MARKER}):\n")
+        for leak in _leaks[:20]:
+            sys.stderr.write(f"  {leak}\n")
+        session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")

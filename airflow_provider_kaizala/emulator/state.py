@@ -63,6 +63,19 @@ _FIRST = ("Aarav", "Priya", "Rohan", "Ananya", "Vikram", "Sneha", "Arjun", "Kavy
 _LAST = ("Sharma", "Patel", "Reddy", "Iyer", "Singh", "Gupta", "Nair", "Khan", "Das", "Joshi", "Menon", "Rao")
 
 
+#: Set KAIZALA_EMULATOR_SECRET_MARKER to embed a recognisable marker in every secret the emulator issues
+#: (application secrets, refresh tokens, access tokens), so a test run can prove none of them leaked.
+SECRET_MARKER_ENV = "KAIZALA_EMULATOR_SECRET_MARKER"
+
+
+def new_secret(prefix: str, nbytes: int) -> str:
+    """A random secret, carrying the secret marker when one is set."""
+    import os
+
+    marker = os.environ.get(SECRET_MARKER_ENV, "")
+    return f"{prefix}{marker}{secrets.token_urlsafe(nbytes)}"
+
+
 #: Phone number of the connector whose API call is being handled (the ``fromUser`` of events it causes).
 CURRENT_ACTOR: ContextVar[str | None] = ContextVar("kaizala_emulator_actor", default=None)
 
@@ -566,7 +579,7 @@ class State:
         app_id = f"{self.new_guid()}@2"
         conn = Connector(
             application_id=app_id,
-            secret=secrets.token_urlsafe(24),
+            secret=new_secret("", 24),
             name=name or f"connector-{len(self.connectors) + 1}",
             tenant_id=tenant_id or "00000000-0000-4000-8000-000000000001",
             phone=phone or self.random_phone(self.rng),
@@ -578,13 +591,13 @@ class State:
         return conn, self.issue_refresh_token(app_id)
 
     def issue_refresh_token(self, app_id: str) -> str:
-        token = "rt." + secrets.token_urlsafe(32)
+        token = new_secret("rt.", 32)
         now = self.clock.now()
         self.refresh_tokens[token] = RefreshToken(app_id, now, now + REFRESH_TOKEN_LIFETIME)
         return token
 
     def issue_access_token(self, app_id: str, lifetime: float) -> tuple[str, AccessToken]:
-        token = "at." + secrets.token_urlsafe(32)
+        token = new_secret("at.", 32)
         at = AccessToken(app_id, self.clock.now() + lifetime)
         self.access_tokens[token] = at
         return token, at

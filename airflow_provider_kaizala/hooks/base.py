@@ -10,7 +10,8 @@ from airflow_provider_kaizala.hooks.token_store import RefreshTokenStore, Variab
 
 
 class KaizalaBaseHook(BaseHook):
-    """Base of :class:`KaizalaHook` and :class:`KaizalaAsyncHook`: one connection type, one constructor.
+    """Base of :class:`~airflow_provider_kaizala.hooks.kaizala.KaizalaHook` and
+    :class:`~airflow_provider_kaizala.hooks.async_kaizala.KaizalaAsyncHook`: one connection type, one constructor.
 
     :param kaizala_conn_id: the ``kaizala`` connection to use.
     :param refresh_token_store: where rotated refresh tokens are persisted (default: an Airflow Variable

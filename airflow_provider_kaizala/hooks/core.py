@@ -2,10 +2,11 @@
 
 A flow is a generator: it *yields* what it needs done (:class:`Send` a request, :class:`Pause`,
 :class:`Persist` a rotated refresh token) and receives the result (:class:`Received` or
-:class:`TransportFailure` for a request). :class:`~airflow_provider_kaizala.hooks.kaizala.KaizalaHook`
-drives flows with ``requests`` and ``time.sleep``; :class:`~airflow_provider_kaizala.hooks.async_kaizala.
-KaizalaAsyncHook` drives the same flows with ``httpx`` and ``asyncio.sleep``. The decisions themselves
-come from :mod:`airflow_provider_kaizala.hooks.policy`.
+:class:`TransportFailure` for a request).
+:class:`~airflow_provider_kaizala.hooks.kaizala.KaizalaHook` drives flows with ``requests`` and
+``time.sleep``; :class:`~airflow_provider_kaizala.hooks.async_kaizala.KaizalaAsyncHook` drives the same
+flows with ``httpx`` and ``asyncio.sleep``. The decisions themselves come from
+:mod:`airflow_provider_kaizala.hooks.policy`.
 """
 
 from __future__ import annotations
