@@ -73,7 +73,7 @@ class MembershipSnapshot:
             values.byteswap()
         header = json.dumps({"count": len(self.values), "odd": {str(k): v for k, v in self.odd_numbers.items()}})
         head = header.encode()
-        return _MAGIC + struct.pack("<I", len(head)) + head + zlib.compress(values.tobytes(), 6)
+        return _MAGIC + struct.pack("<I", len(head)) + head + zlib.compress(values.tobytes(), 1)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> MembershipSnapshot:

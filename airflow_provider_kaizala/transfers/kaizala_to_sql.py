@@ -20,10 +20,57 @@ if TYPE_CHECKING:
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
 PERSON_COLUMNS = ("group_id", "kind", "mobile_number", "person_id", "role", "is_provisioned")
+#: Per-connection temporary table the pages stream into before the merge (never written to disk tables).
+STAGE = "kaizala_stage"
+#: Pages fetched ahead while the previous ones are written (bounds memory to a few pages).
+PREFETCH_PAGES = 8
+
+
+def prefetched(pages: Iterator[list[dict[str, Any]]], depth: int = PREFETCH_PAGES) -> Iterator[list[dict[str, Any]]]:
+    """Fetch pages in a background thread while the caller writes the previous ones (bounded queue).
+
+    Paging waits on the network and the database driver releases the GIL while writing, so the two overlap.
+    An error in the producer is raised in the caller; stopping early stops the producer.
+    """
+    import queue
+    import threading
+
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        buffer.put(page, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(done)
+        except BaseException as err:
+            buffer.put(err)
+
+    worker = threading.Thread(target=produce, name="kaizala-page-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def table_ddl(table: str, dialect: str) -> list[str]:
-    """CREATE statements for the membership table, its staging table, the load log and the groups table.
+    """CREATE statements for the membership table, the load log and the groups table.
 
     Times are ISO-8601 UTC strings: they sort and compare correctly in every database, and a view can
     cast them. Membership rows are *spells*: one row per continuous period a person belongs to a group.
@@ -36,11 +83,6 @@ def table_ddl(table: str, dialect: str) -> list[str]:
         f"first_seen {text} NOT NULL, last_seen {text} NOT NULL, left_at {text}, "
         "PRIMARY KEY (group_id, kind, mobile_number, first_seen))",
         f"CREATE INDEX IF NOT EXISTS {table.replace('.', '_')}_open ON {table} (group_id, kind, left_at)",
-        f"CREATE TABLE IF NOT EXISTS {table}_staging (load_key {text} NOT NULL, group_id {text} NOT NULL, "
-        f"kind {text} NOT NULL, mobile_number {text} NOT NULL, person_id {text}, role {text}, "
-        f"is_provisioned {flag})",
-        f"CREATE UNIQUE INDEX IF NOT EXISTS {table.replace('.', '_')}_staging_key ON {table}_staging "
-        "(load_key, mobile_number)",
         f"CREATE TABLE IF NOT EXISTS {table}_loads (group_id {text} NOT NULL, kind {text} NOT NULL, "
         f"observed_at {text} NOT NULL, present INTEGER NOT NULL, joined INTEGER NOT NULL, "
         f"left_count INTEGER NOT NULL, changed INTEGER NOT NULL, loaded_at {text} NOT NULL, "
@@ -79,8 +121,9 @@ class KaizalaToSqlOperator(BaseOperator):
 
     Sources: one group's ``members``, one public group's ``subscribers``, or, with ``group_id=None``, every
     group the connector sees (members of each, and subscribers of public groups). Pages stream into a
-    staging table in batches as they arrive, so memory does not grow with the group's size; one
-    transaction per group then merges them into ``table``.
+    temporary staging table in batches as they arrive (the next pages are fetched while the previous ones are
+    written), so memory does not grow with the group's size; one transaction per group then merges them into
+    ``table``.
 
     The table keeps history as *spells*: a row per continuous membership with ``first_seen``,
     ``last_seen`` and ``left_at`` (ISO-8601 UTC), so "who was a member on date D" is
@@ -265,34 +308,39 @@ class KaizalaToSqlOperator(BaseOperator):
             )
         if latest == observed_at:
             self._undo(cursor, p, table, group_id, kind, observed_at)
-        load_key = f"{group_id}|{kind}|{observed_at}"
-        cursor.execute(f"DELETE FROM {table}_staging WHERE load_key = {p}", (load_key,))
+        flag = "BOOLEAN" if self.sql_hook.dialect_name == "postgresql" else "INTEGER"
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {STAGE} (mobile_number TEXT PRIMARY KEY, person_id TEXT, role TEXT, "
+            f"is_provisioned {flag})"
+        )
         progress = _Progress(self.log, f"{kind} of {group_id}")
         insert = (
-            f"INSERT INTO {table}_staging (load_key, {', '.join(PERSON_COLUMNS)}) "
-            f"VALUES ({', '.join([p] * (len(PERSON_COLUMNS) + 1))}) ON CONFLICT DO NOTHING"
+            f"INSERT INTO {STAGE} (mobile_number, person_id, role, is_provisioned) VALUES ({p}, {p}, {p}, {p}) "
+            "ON CONFLICT DO NOTHING"
         )
+        default_role = "Subscriber" if kind == "subscribers" else "Member"
         batch: list[tuple[Any, ...]] = []
-        for page in self._people(group_id, kind):
+        for page in prefetched(self._people(group_id, kind)):
             progress.page(len(page))
-            for person in page:
-                batch.append(
-                    (
-                        load_key,
-                        group_id,
-                        kind,
-                        person.get("mobileNumber"),
-                        person.get("id"),
-                        person.get("role") or ("Subscriber" if kind == "subscribers" else "Member"),
-                        bool(person.get("isProvisioned", True)),
-                    )
+            batch.extend(
+                (
+                    person.get("mobileNumber"),
+                    person.get("id"),
+                    person.get("role") or default_role,
+                    bool(person.get("isProvisioned", True)),
                 )
+                for person in page
+            )
             if len(batch) >= self.batch_size:
                 cursor.executemany(insert, batch)
                 batch.clear()
         if batch:
             cursor.executemany(insert, batch)
-        return self._merge(cursor, p, table, group_id, kind, observed_at, load_key)
+        try:
+            return self._merge(cursor, p, table, group_id, kind, observed_at)
+        finally:
+            cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
 
     def _undo(self, cursor: Any, p: str, table: str, group_id: str, kind: str, observed_at: str) -> None:
         """Take back what a previous load of the same observation time did."""
@@ -314,41 +362,37 @@ class KaizalaToSqlOperator(BaseOperator):
             )
         cursor.execute(f"DELETE FROM {table}_loads WHERE {scope} AND observed_at = {p}", (group_id, kind, observed_at))
 
-    def _merge(
-        self, cursor: Any, p: str, table: str, group_id: str, kind: str, observed_at: str, load_key: str
-    ) -> dict[str, int]:
+    def _merge(self, cursor: Any, p: str, table: str, group_id: str, kind: str, observed_at: str) -> dict[str, int]:
         """Close spells of people who left, extend the others, open spells for people who joined."""
         open_scope = f"{table}.group_id = {p} AND {table}.kind = {p} AND {table}.left_at IS NULL"
-        match = f"FROM {table}_staging s WHERE s.load_key = {p} AND s.mobile_number = {table}.mobile_number"
+        match = f"FROM {STAGE} s WHERE s.mobile_number = {table}.mobile_number"
         ids = (group_id, kind)
         cursor.execute(
             f"SELECT COUNT(*) FROM {table} WHERE {open_scope} AND EXISTS (SELECT 1 {match} AND "
             f"(s.role <> {table}.role OR s.is_provisioned <> {table}.is_provisioned))",
-            (*ids, load_key),
+            ids,
         )
         changed = int(cursor.fetchone()[0])
         cursor.execute(
             f"UPDATE {table} SET left_at = {p} WHERE {open_scope} AND NOT EXISTS (SELECT 1 {match})",
-            (observed_at, *ids, load_key),
+            (observed_at, *ids),
         )
         left = max(int(cursor.rowcount), 0)
         cursor.execute(
             f"UPDATE {table} SET last_seen = {p}, role = (SELECT s.role {match}), "
             f"is_provisioned = (SELECT s.is_provisioned {match}) WHERE {open_scope} AND EXISTS (SELECT 1 {match})",
-            (observed_at, load_key, load_key, *ids, load_key),
+            (observed_at, *ids),
         )
         cursor.execute(
             f"INSERT INTO {table} ({', '.join(PERSON_COLUMNS)}, first_seen, last_seen, left_at) "
-            f"SELECT s.group_id, s.kind, s.mobile_number, s.person_id, s.role, s.is_provisioned, {p}, {p}, NULL "
-            f"FROM {table}_staging s WHERE s.load_key = {p} AND NOT EXISTS (SELECT 1 FROM {table} t "
-            f"WHERE t.group_id = s.group_id AND t.kind = s.kind AND t.mobile_number = s.mobile_number "
-            "AND t.left_at IS NULL)",
-            (observed_at, observed_at, load_key),
+            f"SELECT {p}, {p}, s.mobile_number, s.person_id, s.role, s.is_provisioned, {p}, {p}, NULL "
+            f"FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.group_id = {p} AND t.kind = {p} "
+            "AND t.mobile_number = s.mobile_number AND t.left_at IS NULL)",
+            (*ids, observed_at, observed_at, *ids),
         )
         joined = max(int(cursor.rowcount), 0)
-        cursor.execute(f"SELECT COUNT(*) FROM {table}_staging WHERE load_key = {p}", (load_key,))
+        cursor.execute(f"SELECT COUNT(*) FROM {STAGE}")
         present = int(cursor.fetchone()[0])
-        cursor.execute(f"DELETE FROM {table}_staging WHERE load_key = {p}", (load_key,))
         cursor.execute(
             f"INSERT INTO {table}_loads (group_id, kind, observed_at, present, joined, left_count, changed, "
             f"loaded_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
