@@ -23,6 +23,8 @@ FIGURES = {
     "throttle_pacing.py": "HTTP 429 answers",
     "import_cost.py": "importing KaizalaHook adds",
     "emulator_throughput.py": "pages/s",
+    "sensor_scale.py": "sensor check peak RSS growth:",
+    "transfer_scale.py": "throughput of the load / paging alone:",
 }
 
 
