@@ -42,6 +42,10 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kaizala.operators.members",
                     "airflow_provider_kaizala.operators.subscribers",
                     "airflow_provider_kaizala.operators.messages",
+                    "airflow_provider_kaizala.operators.media",
+                    "airflow_provider_kaizala.operators.actions",
+                    "airflow_provider_kaizala.operators.reactions",
+                    "airflow_provider_kaizala.operators.webhooks",
                 ],
             }
         ],
@@ -78,18 +82,12 @@ def get_provider_info() -> dict[str, Any]:
                     "relabeling": {
                         "host": "Token service root",
                         "login": "Application ID (Connector ID)",
-                        "password": "Application secret (Connector secret)",
+                        "password": "Application secret",
                     },
                     "placeholders": {
                         "host": "https://api.kaiza.la/v1",
                         "login": "Connector ID from the Kaizala management portal",
                         "password": "Connector secret",
-                        "refresh_token": "Group or user refresh token (valid 365 days)",
-                        "timeout": "60",
-                        "allowed_hosts": "*.kaiza.la,*.kaizalamessaging.osi.office.net",
-                        "max_retries": "5",
-                        "rate_limit_per_minute": "100",
-                        "proxies": '{"https": "http://proxy.example.com:3128"}',
                     },
                 },
                 "conn-fields": {
@@ -106,7 +104,10 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "allowed_hosts": {
                         "label": "Relocation allowlist",
-                        "schema": {"type": ["string", "null"]},
+                        "schema": {
+                            "type": ["string", "null"],
+                            "examples": ["*.kaiza.la,*.kaizalamessaging.osi.office.net"],
+                        },
                         "description": "Comma-separated host patterns an HTTP 308 may move the endpoint to "
                         "(https only; plain http only for hosts named exactly, such as 127.0.0.1).",
                     },
@@ -127,7 +128,10 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "proxies": {
                         "label": "Proxies (JSON)",
-                        "schema": {"type": ["string", "null"]},
+                        "schema": {
+                            "type": ["string", "null"],
+                            "examples": ['{"https": "http://proxy.example.com:3128"}'],
+                        },
                         "description": 'requests-style proxies, e.g. {"https": "http://proxy:3128"}.',
                     },
                 },
