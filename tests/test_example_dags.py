@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SECRET_MARKER
+from tests.operators.test_webhook_operators import Receiver
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "example_dags"
@@ -18,7 +20,17 @@ DAG_FILES = sorted(p for p in EXAMPLES.glob("example_*.py"))
 
 
 @pytest.fixture(scope="session")
-def airflow_env(tmp_path_factory, emulator) -> dict[str, str]:
+def webhook_receiver() -> Iterator[Receiver]:
+    """A loopback receiver for the webhook example (the emulator validates and delivers to it)."""
+    receiver = Receiver()
+    receiver.thread.start()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def airflow_env(tmp_path_factory, emulator, webhook_receiver) -> dict[str, str]:
     """An embedded SQLite Airflow home, migrated once, with a connection to a demo tenant."""
     home = tmp_path_factory.mktemp("airflow_home")
     demo = emulator.admin.seed_demo(subscribers=300)
@@ -32,6 +44,8 @@ def airflow_env(tmp_path_factory, emulator) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW_CONN_KAIZALA_DEFAULT": json.dumps(demo["conn"]),
         "AIRFLOW_VAR_KAIZALA_MANAGERS_GROUP": demo["groups"]["Managers"],
+        "AIRFLOW_VAR_KAIZALA_WEBHOOK_URL": webhook_receiver.url,
+        "AIRFLOW_VAR_KAIZALA_WEBHOOK_TOKEN": f"{SECRET_MARKER}-callback-token",
         "AIRFLOW_CONN_KAIZALA_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(home / "warehouse.db")}),
     }
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
@@ -94,3 +108,19 @@ def test_no_secret_in_the_airflow_home(airflow_env):
     assert any(p.suffix == ".db" for p in files)
     leaks = [str(p) for p in files if SECRET_MARKER.encode() in p.read_bytes()]
     assert leaks == []
+
+
+def test_webhook_example_delivers_with_the_callback_token(airflow_env, webhook_receiver):
+    before = len(webhook_receiver.events)
+    result = subprocess.run(
+        [airflow_cli(), "dags", "test", "example_kaizala_webhooks"],
+        env=airflow_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    delivered = webhook_receiver.wait(before + 1)[before:]
+    assert delivered, "the emulator delivered nothing to the receiver"
+    assert all(h["kz-callback-token"] == airflow_env["AIRFLOW_VAR_KAIZALA_WEBHOOK_TOKEN"] for h, _ in delivered)
+    assert SECRET_MARKER not in result.stdout + result.stderr

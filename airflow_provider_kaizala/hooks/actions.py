@@ -82,6 +82,8 @@ MEDIA_KIND = {
     ".mp4": "Video",
     ".3gpp": "Video",
 }
+#: Largest actions page the provider asks for (the API's maximum is undocumented; the emulator clamps at 100).
+MAX_ACTIONS_PAGE = 100
 #: Largest upload accepted before any call (the API never documented one; the emulator uses the same).
 MAX_MEDIA_BYTES = 50 * 1024 * 1024
 TITLE_LENGTH = 500
@@ -92,13 +94,13 @@ def _fail(field: str, value: Any, rule: str) -> KaizalaValidationError:
     return KaizalaValidationError(f"Invalid {field}={shown[:77] + '...' if len(shown) > 80 else shown}: {rule}.")
 
 
-def _hours(value: Any, field: str, default: int) -> int:
+def _whole(value: Any, field: str, default: int, unit: str = "hours") -> int:
     if value is None:
         return default
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _fail(field, value, "expected a whole number of hours, at least 1")
+        raise _fail(field, value, f"expected a whole number of {unit}, at least 1")
     return value
 
 
@@ -126,7 +128,7 @@ def job_body(title: str, assigned_to: Iterable[str], due_in_hours: int | None = 
     return {
         "title": validate_text(title, "title", TITLE_LENGTH),
         "assignedTo": validate_phone_numbers(assigned_to, "assigned_to"),
-        "dueDate": _hours(due_in_hours, "due_in_hours", 24),
+        "dueDate": _whole(due_in_hours, "due_in_hours", 24),
     }
 
 
@@ -172,7 +174,7 @@ def survey_body(
     return {
         "title": validate_text(title, "title", TITLE_LENGTH),
         "questions": _questions(questions),
-        "dueDate": _hours(due_in_hours, "due_in_hours", 24),
+        "dueDate": _whole(due_in_hours, "due_in_hours", 24),
         "isAnonymous": validate_bool(is_anonymous, "is_anonymous"),
         "isSenderOnly": validate_bool(results_visible_to_sender_only, "results_visible_to_sender_only"),
         "acceptMultipleResponses": validate_bool(accept_multiple_responses, "accept_multiple_responses"),
@@ -184,7 +186,7 @@ def poll_body(question_text: str, choices: Iterable[str], expiry_in_hours: int |
     return {
         "question": validate_text(question_text, "question", TITLE_LENGTH),
         "choices": [{"title": validate_text(c, "choice", TITLE_LENGTH)} for c in _list(choices, "choices")],
-        "expiryInHours": _hours(expiry_in_hours, "expiry_in_hours", 720),
+        "expiryInHours": _whole(expiry_in_hours, "expiry_in_hours", 720),
     }
 
 
@@ -211,7 +213,7 @@ def lets_meet_body(
     body: dict[str, Any] = {
         "title": validate_text(title, "title", TITLE_LENGTH),
         "startingTime": pendulum.instance(moment).in_timezone("UTC").format("YYYY-MM-DDTHH:mm:ss[Z]"),
-        "duration": _hours(duration_minutes, "duration_minutes", 30),
+        "duration": _whole(duration_minutes, "duration_minutes", 30, "minutes"),
     }
     if agenda is not None:
         body["agenda"] = validate_text(agenda, "agenda", MAX_MESSAGE_LENGTH)
@@ -245,6 +247,11 @@ def media_body(media_resource: str, caption: str | None = None) -> dict[str, Any
     if caption is not None:
         body["caption"] = validate_text(caption, "caption", MAX_MESSAGE_LENGTH, allow_empty=True)
     return body
+
+
+def action_key(item: Mapping[str, Any]) -> str:
+    """A listed action's identity (its referenceId, else its actionId)."""
+    return str(item.get("referenceId") or item.get("actionId"))
 
 
 def action_time_ms(item: Mapping[str, Any]) -> int | None:
@@ -358,7 +365,7 @@ def webhook_body(partial: bool = False, **fields: Any) -> dict[str, Any]:
         url = fields["callback_url"]
         parts = urlsplit(url) if isinstance(url, str) else None
         if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
-            raise _fail("callback_url", url, "expected an https URL that Kaizala can reach")
+            raise _fail("callback_url", url, "expected an http(s) URL that Kaizala can reach (Kaizala requires https)")
         body["callBackUrl"] = url
     for name, key in (("callback_token", "callBackToken"), ("callback_context", "callBackContext")):
         if fields.get(name) is not None:

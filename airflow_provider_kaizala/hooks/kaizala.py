@@ -18,9 +18,11 @@ from airflow_provider_kaizala.exceptions import KaizalaException, KaizalaValidat
 from airflow_provider_kaizala.hooks.actions import (
     ACTION_TYPES,
     LISTABLE_ACTION_TYPES,
+    MAX_ACTIONS_PAGE,
     REACTION_TYPES,
     RESPONSE_ACTION_TYPES,
     WEBHOOK_OBJECT_TYPES,
+    action_key,
     action_target,
     action_time_ms,
     media_parts,
@@ -458,23 +460,38 @@ class KaizalaHook(KaizalaBaseHook):
         """Actions of one type in a group, oldest first, fetched lazily page by page (``hasMore`` + ``fromDate``)."""
         group_id = validate_id(group_id, "group_id")
         params: dict[str, Any] = {"actionType": validate_choice(action_type, "action_type", LISTABLE_ACTION_TYPES)}
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 100:
-            raise KaizalaValidationError(f"Invalid page_size={page_size!r}: expected an integer from 1 to 100.")
-        params["count"] = page_size
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_ACTIONS_PAGE:
+            raise KaizalaValidationError(
+                f"Invalid page_size={page_size!r}: expected an integer from 1 to {MAX_ACTIONS_PAGE}."
+            )
+        count = page_size
         next_from = from_date_ms
-        seen: set[str] = set()
+        boundary: set[str] = set()  # ids already yielded that carry the newest timestamp seen so far
         while True:
             if next_from is not None:
                 params["fromDate"] = next_from
-            body = self.call("list_actions", params=dict(params), group_id=group_id)
+            body = self.call("list_actions", params={**params, "count": count}, group_id=group_id)
             items = [dict(item) for item in body.get("actions") or []]
-            fresh = [item for item in items if str(item.get("referenceId") or item.get("actionId")) not in seen]
+            fresh = [item for item in items if action_key(item) not in boundary]
             yield from fresh
-            seen = {str(item.get("referenceId") or item.get("actionId")) for item in items}
             times = [t for t in (action_time_ms(item) for item in items) if t is not None]
             if not as_bool(body.get("hasMore", False)) or not items or not times:
                 return
-            next_from = max(times) + 1
+            if not fresh:
+                # Every item shares the timestamp we continue from (the API's sentAt has whole seconds):
+                # ask for bigger pages rather than skip any action.
+                if count >= MAX_ACTIONS_PAGE:
+                    raise KaizalaException(
+                        f"Cannot page past the actions of group {group_id} sent at {max(times)} ms: more than "
+                        f"{MAX_ACTIONS_PAGE} share one timestamp."
+                    )
+                count = min(MAX_ACTIONS_PAGE, count * 2)
+                continue
+            newest = max(times)
+            if newest != next_from:
+                boundary = set()
+            boundary |= {action_key(item) for item in items if action_time_ms(item) == newest}
+            next_from, count = newest, page_size
 
     def get_action(self, group_id: str, action_id: str, *, get_details: bool = False) -> dict[str, Any]:
         """An action's details; with ``get_details`` also its responses."""

@@ -1,0 +1,281 @@
+"""Webhook operators against the emulator over HTTP, with a real callback receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from airflow_provider_kaizala.exceptions import KaizalaBadRequestError, KaizalaValidationError
+from airflow_provider_kaizala.operators.webhooks import (
+    KaizalaCreateWebhookOperator,
+    KaizalaDeleteWebhookOperator,
+    KaizalaListWebhooksOperator,
+    KaizalaUpdateWebhookOperator,
+)
+from tests.conftest import Tenant
+
+TOKEN = "s3cr3t-callback-token-7f1e"
+
+
+class Receiver:
+    """A tiny webhook receiver: echoes ``validationToken`` on GET, records every POST (headers and JSON)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[dict[str, str], dict]] = []
+        self.validations = 0
+        self.echo = True
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                receiver.validations += 1
+                token = parse_qs(urlsplit(self.path).query).get("validationToken", [""])[0]
+                body = (token if receiver.echo else "nope").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.events.append(({k.lower(): v for k, v in self.headers.items()}, json.loads(data)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/kaizala/events"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
+
+    def wait(self, count: int, timeout: float = 10.0) -> list[tuple[dict[str, str], dict]]:
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return list(self.events)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver()
+    rec.thread.start()
+    yield rec
+    rec.server.shutdown()
+    rec.server.server_close()
+
+
+def conn_id(tenant: Tenant) -> str:
+    return tenant.hook().kaizala_conn_id
+
+
+def run(op):
+    result = op.execute(context={})
+    json.dumps(result)
+    return result
+
+
+def registered(tenant: Tenant) -> dict[str, dict]:
+    """Ground truth: this tenant's webhooks in the emulator, by id."""
+    return {w["id"]: w for w in tenant.emulator.admin.webhooks() if w["creator"] == tenant.application_id}
+
+
+def create(tenant: Tenant, receiver: Receiver, **args) -> str:
+    fields = {
+        "object_id": tenant.group_id,
+        "event_types": ["TextMessageCreated", "JobCreated"],
+        "callback_url": receiver.url,
+        "callback_token": TOKEN,
+        "callback_context": "airflow-tests",
+        **args,
+    }
+    result = run(KaizalaCreateWebhookOperator(task_id="create", kaizala_conn_id=conn_id(tenant), **fields))
+    assert set(result) == {"webhookId"}
+    return result["webhookId"]
+
+
+def test_create_webhook_and_receive_a_message_event(tenant, receiver, caplog):
+    op = KaizalaCreateWebhookOperator(
+        task_id="create",
+        kaizala_conn_id=conn_id(tenant),
+        object_id="{{ params.group }}",
+        event_types=["TextMessageCreated"],
+        callback_url="{{ params.url }}",
+        callback_token="{{ params.token }}",
+        callback_context="ctx-{{ ds }}",
+    )
+    op.render_template_fields(
+        {"ds": "2026-11-27", "params": {"group": tenant.group_id, "url": receiver.url, "token": TOKEN}}
+    )
+    result = run(op)
+    truth = registered(tenant)
+    assert result == {"webhookId": next(iter(truth))}
+    stored = truth[result["webhookId"]]
+    assert (stored["objectId"], stored["objectType"], stored["events"]) == (
+        tenant.group_id,
+        "Group",
+        ["TextMessageCreated"],
+    )
+    assert (stored["callbackUrl"], stored["callbackToken"], stored["active"]) == (receiver.url, TOKEN, True)
+    assert receiver.validations == 1
+
+    tenant.hook().send_message(tenant.group_id, "Delivered to the webhook")
+    [(headers, envelope)] = receiver.wait(1)
+    assert headers["kz-callback-token"] == TOKEN
+    assert (envelope["eventType"], envelope["data"]["text"], envelope["context"]) == (
+        "TextMessageCreated",
+        "Delivered to the webhook",
+        "ctx-2026-11-27",
+    )
+    assert envelope["subscriptionId"] == result["webhookId"]
+    assert TOKEN not in caplog.text
+
+
+def test_list_webhooks_never_returns_the_callback_token(tenant, receiver):
+    first = create(tenant, receiver)
+    second = create(tenant, receiver, event_types=["MemberAdded"], callback_token="another-secret-token")
+    result = run(KaizalaListWebhooksOperator(task_id="ls", kaizala_conn_id=conn_id(tenant), object_id=tenant.group_id))
+    assert result == {
+        "count": 2,
+        "webhooks": [
+            {"id": first, "events": ["TextMessageCreated", "JobCreated"], "callbackUrl": receiver.url, "active": True},
+            {"id": second, "events": ["MemberAdded"], "callbackUrl": receiver.url, "active": True},
+        ],
+    }
+    text = json.dumps(result)
+    assert TOKEN not in text
+    assert "another-secret-token" not in text
+    assert "allbackToken" not in text
+    # The API itself does return it (so dropping it is the operator's doing).
+    assert {w["callbackToken"] for w in tenant.hook().list_webhooks(tenant.group_id)} == {
+        TOKEN,
+        "another-secret-token",
+    }
+
+
+def test_deactivate_reactivate_and_change_a_webhook(tenant, receiver):
+    webhook_id = create(tenant, receiver)
+    paused = run(
+        KaizalaUpdateWebhookOperator(
+            task_id="pause", kaizala_conn_id=conn_id(tenant), webhook_id=webhook_id, active=False
+        )
+    )
+    assert paused == {"webhookId": webhook_id, "updated": ["active"]}
+    assert registered(tenant)[webhook_id]["active"] is False
+    hook = tenant.hook()
+    hook.send_message(tenant.group_id, "Nobody hears this")
+    time.sleep(0.3)
+    assert receiver.events == []
+
+    op = KaizalaUpdateWebhookOperator(
+        task_id="resume",
+        kaizala_conn_id=conn_id(tenant),
+        webhook_id="{{ params.id }}",
+        active="{{ params.on }}",
+        event_types=["TextMessageCreated"],
+        callback_context="resumed",
+        callback_token="rotated-token",
+    )
+    op.render_template_fields({"params": {"id": webhook_id, "on": True}})
+    resumed = run(op)
+    assert resumed == {
+        "webhookId": webhook_id,
+        "updated": ["event_types", "callback_token", "callback_context", "active"],
+    }
+    stored = registered(tenant)[webhook_id]
+    assert (stored["active"], stored["events"], stored["callbackToken"], stored["callBackContext"]) == (
+        True,
+        ["TextMessageCreated"],
+        "rotated-token",
+        "resumed",
+    )
+    hook.send_message(tenant.group_id, "Heard again")
+    [(headers, envelope)] = receiver.wait(1)
+    assert (headers["kz-callback-token"], envelope["data"]["text"], envelope["context"]) == (
+        "rotated-token",
+        "Heard again",
+        "resumed",
+    )
+
+
+def test_delete_a_webhook_and_delete_again(tenant, receiver):
+    webhook_id = create(tenant, receiver)
+    keep = create(tenant, receiver)
+    op = KaizalaDeleteWebhookOperator(task_id="rm", kaizala_conn_id=conn_id(tenant), webhook_id=webhook_id)
+    assert run(op) == {"webhookId": webhook_id, "deleted": True, "reason": None}
+    assert set(registered(tenant)) == {keep}
+    assert run(op) == {"webhookId": webhook_id, "deleted": False, "reason": "NotFound"}
+    assert set(registered(tenant)) == {keep}
+
+
+def test_a_callback_that_does_not_echo_the_token_is_refused(tenant, receiver):
+    receiver.echo = False
+    with pytest.raises(KaizalaBadRequestError, match="validationToken"):
+        create(tenant, receiver)
+    assert registered(tenant) == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ({"callback_url": "ftp://example.com/hook"}, r"Invalid callback_url='ftp://example.com/hook'"),
+        ({"callback_url": "{{ params.empty }}"}, r"Invalid callback_url="),
+        ({"event_types": ["TextMessageCreated", "MessageDeleted"]}, r"Invalid event_types='MessageDeleted'"),
+        ({"event_types": "TextMessageCreated"}, r"Invalid event_types='TextMessageCreated': expected a list"),
+        ({"object_type": "Tenant"}, r"Invalid object_type='Tenant'"),
+        ({"object_id": "bad id"}, r"Invalid object_id='bad id'"),
+        ({"validity_ms": "tomorrow"}, r"Invalid validity_ms='tomorrow'"),
+        ({"callback_token": "x" * 1001}, r"Invalid callback_token=.*1001 characters"),
+    ],
+)
+def test_bad_registrations_fail_before_any_call(tenant, receiver, args, error):
+    fields = {
+        "object_id": tenant.group_id,
+        "event_types": ["TextMessageCreated"],
+        "callback_url": receiver.url,
+        **args,
+    }
+    op = KaizalaCreateWebhookOperator(task_id="create", kaizala_conn_id=conn_id(tenant), **fields)
+    op.render_template_fields({"params": {"empty": ""}})
+    with pytest.raises(KaizalaValidationError, match=error):
+        op.execute(context={})
+    assert tenant.calls() == []
+    assert receiver.validations == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ({}, r"name at least one webhook field"),
+        ({"active": "perhaps"}, r"Invalid active='perhaps'"),
+        ({"callback_url": "ftp://example.com/hook"}, r"Invalid callback_url="),
+        ({"event_types": ["Nope"]}, r"Invalid event_types='Nope'"),
+        ({"webhook_id": "", "active": True}, r"Invalid webhook_id=''"),
+    ],
+)
+def test_bad_updates_fail_before_any_call(tenant, args, error):
+    fields = {"webhook_id": "wh-1", **args}
+    op = KaizalaUpdateWebhookOperator(task_id="u", kaizala_conn_id=conn_id(tenant), **fields)
+    with pytest.raises(KaizalaValidationError, match=error):
+        op.execute(context={})
+    assert tenant.calls() == []
+
+
+def test_bad_list_and_delete_fail_before_any_call(tenant):
+    with pytest.raises(KaizalaValidationError, match="object_type='Chat'"):
+        KaizalaListWebhooksOperator(
+            task_id="ls", kaizala_conn_id=conn_id(tenant), object_id=tenant.group_id, object_type="Chat"
+        ).execute(context={})
+    with pytest.raises(KaizalaValidationError, match="webhook_id='a/b'"):
+        KaizalaDeleteWebhookOperator(task_id="rm", kaizala_conn_id=conn_id(tenant), webhook_id="a/b").execute(
+            context={}
+        )
+    assert tenant.calls() == []
