@@ -16,7 +16,7 @@ $(STAMP): setup.cfg $(CONSTRAINTS)
 venv: $(STAMP)
 
 ## make test: lint, type-check and run the whole test suite (what CI runs)
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) lint typecheck docs pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
