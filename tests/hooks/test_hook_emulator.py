@@ -421,3 +421,39 @@ def test_importing_the_provider_raises_no_deprecation_warning():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+class _Bouncer(http.server.BaseHTTPRequestHandler):
+    """Answers every request with 308 back to ``target`` (a relocation loop)."""
+
+    target = ""
+    hits: list[str] = []
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        self.send_response(308)
+        self.send_header("Location", self.target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_PUT = do_DELETE = do_GET
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_relocation_loop_is_refused(tenant):
+    _Bouncer.target = tenant.emulator.url + "/"
+    _Bouncer.hits = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Bouncer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hook = tenant.hook(allowed_hosts="127.0.0.1,localhost")
+        hook.list_groups()
+        tenant.emulator.admin.relocate(tenant.application_id, to=f"http://localhost:{server.server_address[1]}/")
+        with pytest.raises(KaizalaRelocationError, match="loop"):
+            hook.list_groups()
+        assert len(_Bouncer.hits) == 1  # primary -> bouncer -> primary (seen before): stop
+    finally:
+        server.shutdown()
+        server.server_close()
