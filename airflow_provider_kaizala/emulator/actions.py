@@ -22,6 +22,7 @@ from airflow_provider_kaizala.emulator.wire import (
     iso_ms,
     not_found,
     parse_bool,
+    parse_float,
     parse_int,
     parse_iso,
     parse_number,
@@ -92,11 +93,15 @@ def _opt_str(body: dict[str, Any], key: str, name: str) -> str | None:
     return value
 
 
+#: Longest due, expiry or validity period accepted (100 years): beyond it dates leave the calendar.
+MAX_HOURS = 100 * 366 * 24
+
+
 def _hours(body: dict[str, Any], key: str, name: str, default: int) -> int:
     value = body.get(key)
     hours = default if value is None else parse_int(value, name)
-    if hours < 1:
-        raise bad_request(f"Parameter {name} must be a positive number of hours")
+    if not 1 <= hours <= MAX_HOURS:
+        raise bad_request(f"Parameter {name} must be a number of hours from 1 to {MAX_HOURS}")
     return hours
 
 
@@ -117,8 +122,8 @@ def _location(value: Any, name: str) -> dict[str, Any]:
     """``{latitude, longitude, name}`` (doubles, §11.20)."""
     loc = _obj(value, name)
     out: dict[str, Any] = {
-        "latitude": float(parse_number(loc.get("latitude"), f"{name}.latitude")),
-        "longitude": float(parse_number(loc.get("longitude"), f"{name}.longitude")),
+        "latitude": parse_float(loc.get("latitude"), f"{name}.latitude"),
+        "longitude": parse_float(loc.get("longitude"), f"{name}.longitude"),
     }
     label = _opt_str(loc, "name", f"{name}.name")
     out["name"] = label or ""
@@ -616,8 +621,8 @@ def _answer(question: dict[str, Any], value: Any, name: str) -> Any:
     if qtype == "Location":
         loc = _obj(value, name)
         out: dict[str, Any] = {
-            "lt": float(parse_number(loc.get("lt"), f"{name}.lt")),
-            "lg": float(parse_number(loc.get("lg"), f"{name}.lg")),
+            "lt": parse_float(loc.get("lt"), f"{name}.lt"),
+            "lg": parse_float(loc.get("lg"), f"{name}.lg"),
         }
         label = loc.get("n")
         out["n"] = label if isinstance(label, str) else ""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_kaizala.emulator import demo
 from airflow_provider_kaizala.emulator.faults import FaultConfigError
 from airflow_provider_kaizala.emulator.members import member_json
+from airflow_provider_kaizala.emulator.openapi import openapi_document
 from airflow_provider_kaizala.emulator.routing import Router
 from airflow_provider_kaizala.emulator.state import ALL_PERMISSIONS, Member, phone_int, user_id
 from airflow_provider_kaizala.emulator.wire import (
@@ -217,6 +218,11 @@ def get_messages(req: Request) -> Reply:
     return Reply({"messages": [m.to_json() for m in msgs if gid is None or m.group_id == gid]})
 
 
+def openapi_json(req: Request) -> Reply:
+    """The OpenAPI 3.0 description of the ``/v1`` API, its server being the endpoint that was asked."""
+    return Reply(openapi_document(req.app.urls.get(req.endpoint)))
+
+
 # -- churn ------------------------------------------------------------------------------------------
 def do_churn(
     app: EmulatorApp, group_id: str, kind: str, add: int, remove: int, rng: random.Random
@@ -316,3 +322,4 @@ def register(router: Router) -> None:
     router.add("DELETE", "/_emulator/calls", clear_calls, kind=admin)
     router.add("GET", "/_emulator/messages", get_messages, kind=admin)
     router.add("POST", "/_emulator/churn", churn, kind=admin)
+    router.add("GET", "/_emulator/openapi.json", openapi_json, kind=admin)

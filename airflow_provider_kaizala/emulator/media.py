@@ -205,7 +205,11 @@ def upload_url(req: Request) -> Reply:
     url = req.json().get("mediaurl")
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         raise bad_request("Parameter mediaUrl is required and must be an http(s) URL")
-    path = urlsplit(url).path
+    try:
+        parts = urlsplit(url)
+        path, _host = parts.path, parts.hostname
+    except ValueError:
+        raise bad_request("Parameter mediaUrl is not a valid URL") from None
     name = path.rsplit("/", 1)[-1] or "media"
     known = EXTENSIONS.get(_extension(name))
     if known is None:

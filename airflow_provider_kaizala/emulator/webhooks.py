@@ -274,10 +274,14 @@ def check_url(value: Any, name: str = "callBackUrl") -> str:
     if not isinstance(value, str) or not value.strip():
         raise bad_request(f"Parameter {name} is required and must be a URL")
     url = value.strip()
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise bad_request(f"Parameter {name} is not a valid URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
         raise bad_request(f"Parameter {name} must be an absolute https URL")
-    if parts.scheme.lower() == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme.lower() == "http" and not _is_loopback(host):
         raise bad_request(f"Parameter {name} must use https (the emulator accepts http only for loopback hosts)")
     return url
 

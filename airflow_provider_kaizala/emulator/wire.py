@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -169,7 +171,7 @@ def parse_int(value: Any, name: str) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,18}", value.strip()):
         return int(value.strip())
     raise bad_request(f"Parameter {name} must be an integer")
 
@@ -218,8 +220,22 @@ def parse_number(value: Any, name: str) -> float | int:
         except ValueError:
             pass
         else:
+            if not math.isfinite(number):
+                raise bad_request(f"Parameter {name} must be a finite number")
             return int(number) if number.is_integer() and "." not in value else number
     raise bad_request(f"Parameter {name} must be a number")
+
+
+def parse_float(value: Any, name: str) -> float:
+    """A finite number as a float (coordinates); infinities and numbers beyond float range are rejected."""
+    number = parse_number(value, name)
+    try:
+        result = float(number)
+    except OverflowError:
+        raise bad_request(f"Parameter {name} is out of range") from None
+    if not math.isfinite(result):
+        raise bad_request(f"Parameter {name} must be a finite number")
+    return result
 
 
 def iso_ms(ms: int) -> str:
@@ -236,11 +252,13 @@ def parse_iso(value: Any, name: str) -> int:
         text = text[:-1] + "+00:00"
     try:
         when = dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise bad_request(f"Parameter {name} must be an ISO-8601 date-time") from exc
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return int(when.timestamp() * 1000)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        ms = int(when.timestamp() * 1000)
+        iso_ms(ms)  # must also be representable on the way out
+    except (ValueError, OverflowError, OSError) as exc:
+        raise bad_request(f"Parameter {name} must be an ISO-8601 date-time in the calendar's range") from exc
+    return ms
 
 
 Handler = Callable[[Request], "Reply | Awaitable[Reply]"]

@@ -1,0 +1,108 @@
+"""Inputs at the edges of what JSON and URLs allow get a 400 with the 3-field error body, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from airflow_provider_kaizala.emulator.server import KaizalaEmulator
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[tuple[str, dict, str, str]]:
+    with KaizalaEmulator(seed="demo", demo_subscribers=60, throttle_limit=0, tenant_throttle_limit=0) as emu:
+        connector = emu.demo["connector"]
+        token = requests.get(
+            f"{emu.url}/v1/accessToken",
+            headers={
+                "applicationId": connector["applicationId"],
+                "applicationSecret": connector["applicationSecret"],
+                "refreshToken": connector["refreshToken"],
+            },
+            timeout=10,
+        ).json()["accessToken"]
+        yield emu.url, {"accessToken": token}, emu.demo["groups"]["Field Operations"], emu.demo["publicGroupId"]
+
+
+HUGE = int("1" + "0" * 400)
+PACKAGE_QUESTIONS = [{"title": "d", "type": "Date"}, {"title": "l", "type": "Location"}]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "params"),
+    [
+        (
+            "POST",
+            "/v1/groups/{g}/actions",
+            {"actionType": "Job", "actionBody": {"title": "t", "assignedTo": ["+919810000003"], "dueDate": 10**12}},
+            None,
+        ),
+        (
+            "POST",
+            "/v1/groups/{g}/actions",
+            {
+                "actionType": "Poll",
+                "actionBody": {"question": "q", "choices": [{"title": "a"}], "expiryInHours": 2**31},
+            },
+            None,
+        ),
+        ("POST", "/v1/groups/{g}/actions", {"id": "com.x.y", "actionBody": {"validity": 2**31}}, None),
+        (
+            "POST",
+            "/v1/groups/{g}/actions",
+            {"actionType": "LetsMeet", "actionBody": {"title": "t", "startingTime": "0001-01-01T00:00:00+01:00"}},
+            None,
+        ),
+        (
+            "POST",
+            "/v1/groups/{g}/actions",
+            {
+                "actionType": "LetsMeet",
+                "actionBody": {
+                    "title": "t",
+                    "startingTime": "2026-12-01T09:00:00Z",
+                    "place": {"latitude": HUGE, "longitude": 1},
+                },
+            },
+            None,
+        ),
+        ("GET", "/v1/groups/{g}/actions", None, {"actionType": "Job", "count": "--5"}),
+        ("GET", "/v1/groups/{g}/actions", None, {"actionType": "Job", "count": "\u00b2"}),
+        ("GET", "/v1/groups/{g}/reaction/summary", None, {"cursor": "\u00b2"}),
+        ("POST", "/v1/groups/{p}/subscribers", {"count": "--1"}, None),
+        ("POST", "/v1/media/url", {"mediaUrl": "http://[::1"}, None),
+        (
+            "POST",
+            "/v1/webhook",
+            {"objectId": "{g}", "objectType": "Group", "eventTypes": ["MemberAdded"], "callBackUrl": "https://[::1"},
+            None,
+        ),
+    ],
+)
+def test_edge_inputs_are_bad_requests(demo, method, path, body, params):
+    url, headers, group, public = demo
+    if body is not None and body.get("objectId") == "{g}":
+        body = {**body, "objectId": group}
+    response = requests.request(
+        method, url + path.format(g=group, p=public), json=body, params=params, headers=headers, timeout=10
+    )
+    assert response.status_code == 400, response.text
+    assert set(response.json()) == {"message", "errorCode", "errorCategoryKey"}
+
+
+def test_non_finite_answers_are_bad_requests(demo):
+    url, headers, group, _ = demo
+    posted = requests.post(
+        f"{url}/v1/groups/{group}/actions",
+        json={"id": "com.x.y", "actionBody": {"questions": PACKAGE_QUESTIONS}},
+        headers=headers,
+        timeout=10,
+    ).json()
+    responses = f"{url}/v1/groups/{group}/actions/{posted['actionId']}/responses"
+    for answers in (["inf", {"lt": 1, "lg": 1}], [1, {"lt": HUGE, "lg": 1}]):
+        reply = requests.post(
+            responses, json={"id": "com.x.y", "actionBody": {"answers": answers}}, headers=headers, timeout=10
+        )
+        assert reply.status_code == 400, reply.text

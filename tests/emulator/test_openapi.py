@@ -1,0 +1,124 @@
+"""The OpenAPI description of the emulator: valid OpenAPI 3.0, served, and in step with the registered routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from airflow_provider_kaizala.emulator.app import EmulatorApp
+from airflow_provider_kaizala.emulator.openapi import openapi_document
+from airflow_provider_kaizala.emulator.routing import Route
+from airflow_provider_kaizala.emulator.server import KaizalaEmulator
+
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+def registered_routes() -> list[Route]:
+    """Every route the emulator registers (read from a fresh app's router)."""
+    router = EmulatorApp().router
+    return [route for bucket in router._by_len.values() for route in bucket]
+
+
+def route_key(method: str, path: str) -> tuple[str, tuple[str, ...]]:
+    """``(METHOD, segments)`` with literal segments lower-cased as the router matches them."""
+    segments = tuple(s if s.startswith("{") else s.lower() for s in path.strip("/").split("/"))
+    return method.upper(), segments
+
+
+def described_operations(doc: dict[str, Any]) -> dict[tuple[str, tuple[str, ...]], dict[str, Any]]:
+    return {
+        route_key(method, path): op
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if method in METHODS
+    }
+
+
+def resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = doc
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return openapi_document("http://127.0.0.1:1")
+
+
+def test_description_is_valid_openapi_3(doc: dict[str, Any]) -> None:
+    validator = pytest.importorskip("openapi_spec_validator")
+    assert doc["openapi"].startswith("3.0.")
+    validator.validate(doc)  # raises on any error (schema, $refs, path parameters)
+
+
+def test_every_api_route_is_described_and_nothing_else(doc: dict[str, Any]) -> None:
+    routes = registered_routes()
+    api = {route_key(r.method, "/".join(r.pattern)) for r in routes if r.kind != "admin"}
+    admin = {route_key(r.method, "/".join(r.pattern)) for r in routes if r.kind == "admin"}
+    described = set(described_operations(doc))
+    assert len(api) == 30, sorted(api)
+    assert api - described == set(), "routes without a description"
+    assert described - api == set(), "described operations the emulator does not serve"
+    assert described & admin == set(), "the admin API is not part of the description"
+    assert route_key("GET", "/_emulator/openapi.json") in admin
+
+
+def test_path_parameters_are_declared_once_with_the_router_names(doc: dict[str, Any]) -> None:
+    for (_, segments), op in described_operations(doc).items():
+        names = sorted(s[1:-1] for s in segments if s.startswith("{"))
+        declared = sorted(p["name"] for p in op.get("parameters", ()) if p["in"] == "path")
+        assert declared == names, (segments, declared)
+
+
+def test_security_and_documented_statuses(doc: dict[str, Any]) -> None:
+    assert doc["components"]["securitySchemes"]["accessToken"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "accessToken",
+    }
+    assert doc["security"] == [{"accessToken": []}]
+    for (method, segments), op in described_operations(doc).items():
+        statuses = set(op["responses"])
+        assert {"200", "413", "500", "502", "503"} <= statuses, (method, segments)
+        if segments == ("v1", "accesstoken"):
+            assert op["security"] == []
+            assert {"401", "429"} <= statuses
+            assert not {"308", "403"} & statuses
+        else:
+            assert "security" not in op
+            assert {"308", "401", "403", "429"} <= statuses, (method, segments)
+        if segments[:2] == ("v1", "media"):
+            assert "415" in statuses
+        if any(s.startswith("{") for s in segments):
+            assert "404" in statuses, (method, segments)
+
+
+def test_error_bodies_are_the_three_kaizala_fields(doc: dict[str, Any]) -> None:
+    for op in described_operations(doc).values():
+        for status, response in op["responses"].items():
+            if status == "200":
+                continue
+            body = resolve(doc, resolve(doc, response)["content"]["application/json"]["schema"])
+            if status == "308":
+                assert set(body["required"]) == {"message", "endpointUrl"}
+                assert resolve(doc, response)["headers"]["Location"]["required"] is True
+                continue
+            assert body["required"] == ["message", "errorCode", "errorCategoryKey"], status
+            assert body["additionalProperties"] is False
+            if status == "429":
+                assert "Retry-After" in resolve(doc, response)["headers"]
+
+
+def test_the_emulator_serves_the_description_on_both_endpoints(emu: KaizalaEmulator) -> None:
+    for base in (emu.url, emu.alt_url):
+        resp = requests.get(f"{base}/_emulator/OpenAPI.json", timeout=10)
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["content-type"].startswith("application/json")
+        served = resp.json()
+        assert served["servers"] == [{"url": base}]
+        assert served == openapi_document(base)
