@@ -63,7 +63,7 @@ class MembershipSnapshot:
     def number(self, value: int) -> str:
         """The phone number of a packed value."""
         key = value >> 8
-        return self.odd_numbers.get(key) or f"+{key}"
+        return self.odd_numbers.get(key, f"+{key}")
 
     def to_bytes(self) -> bytes:
         """Serialise: magic, JSON header, zlib-compressed little-endian int64 array."""
@@ -109,7 +109,7 @@ class SnapshotBuilder:
         for person in people:
             number = str(person.get("mobileNumber") or "")
             digits = number[1:] if number.startswith("+") else ""
-            if digits.isdigit() and 0 < len(digits) <= 15:
+            if digits.isdigit() and 0 < len(digits) <= 15 and digits[0] != "0":  # E.164 never starts with 0
                 key = int(digits)
             else:
                 key = _ODD_BIT | int.from_bytes(hashlib.blake2b(number.encode(), digest_size=6).digest(), "big")

@@ -29,6 +29,8 @@ DAYS = ("2026-11-26", "2026-11-27")
 #: Kaizala allows 100 calls per minute per connector; the demo compresses that minute to one second on
 #: both sides, so paging 5,000 subscribers takes seconds while still exercising the client's pacing.
 WINDOW = 1.0
+#: The emulator embeds this marker in every secret it issues (secret scan at the end).
+SECRET_MARKER = os.environ.setdefault("KAIZALA_EMULATOR_SECRET_MARKER", "KZDEMOSECRET")
 
 
 def airflow_env(home: Path, conn: dict, warehouse: Path, managers_group: str) -> dict[str, str]:
@@ -48,13 +50,25 @@ def airflow_env(home: Path, conn: dict, warehouse: Path, managers_group: str) ->
     return env
 
 
-def run(args: list[str], env: dict[str, str]) -> None:
-    """Run an Airflow CLI command; show its output only when it fails."""
+def run(args: list[str], env: dict[str, str]) -> str:
+    """Run an Airflow CLI command; show its output only when it fails; return it."""
     result = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         sys.stdout.write(result.stdout[-4000:])
         sys.stderr.write(result.stderr[-4000:])
         raise SystemExit(f"demo: `airflow {' '.join(args[1:4])}` failed with exit code {result.returncode}")
+    return result.stdout + result.stderr
+
+
+def secret_scan(outputs: list[str]) -> None:
+    """Every secret the emulator issued carries SECRET_MARKER: look for it in the Airflow output and in every
+    file of the demo (task logs, the metadata database with its XComs and rendered templates, the warehouse)."""
+    files = [path for path in DEMO_DIR.rglob("*") if path.is_file()]
+    leaks = [str(path) for path in files if SECRET_MARKER.encode() in path.read_bytes()]
+    leaks += [f"airflow output {n}" for n, text in enumerate(outputs) if SECRET_MARKER in text]
+    print(f"\nSecret scan: {len(leaks)} occurrence(s) of an issued secret in the Airflow output and {len(files)} files")
+    if leaks:
+        raise SystemExit("demo: secrets leaked into: " + ", ".join(leaks))
 
 
 def report(warehouse: Path, day_one: str, day_two: str) -> None:
@@ -120,20 +134,21 @@ def main() -> None:
         conn = {**emulator.conn, "extra": {**emulator.conn["extra"], "rate_limit_window": WINDOW}}
         env = airflow_env(home, conn, warehouse, demo["groups"]["Managers"])
         print(f"Preparing the Airflow home {home.relative_to(REPO)} (SQLite) ...")
-        run([airflow, "db", "migrate"], env)
+        outputs = [run([airflow, "db", "migrate"], env)]
         print(f"Day 1: `airflow dags test {DAG_ID} {DAYS[0]}` ...")
-        run([airflow, "dags", "test", DAG_ID, DAYS[0]], env)
+        outputs.append(run([airflow, "dags", "test", DAG_ID, DAYS[0]], env))
         print("The membership churns: people join and leave ...")
         emulator.admin.churn(demo["publicGroupId"], "subscribers", add=40, remove=25, seed=2026)
         emulator.admin.churn(demo["groups"]["Field Operations"], "members", add=2, remove=1, seed=2026)
         emulator.admin.churn(demo["groups"]["North Region"], "members", add=1, seed=2027)
         print(f"Day 2: `airflow dags test {DAG_ID} {DAYS[1]}` ...")
-        run([airflow, "dags", "test", DAG_ID, DAYS[1]], env)
+        outputs.append(run([airflow, "dags", "test", DAG_ID, DAYS[1]], env))
         messages = emulator.admin.messages(demo["groups"]["Managers"])
     report(warehouse, *DAYS)
     if messages:
         print("\nThe managers' group got this Kaizala message from the last run:")
         print("  " + messages[-1]["message"].replace("\n", "\n  "))
+    secret_scan(outputs)
     print(f"\nDemo finished in {time.monotonic() - started:.1f} s.")
 
 

@@ -581,18 +581,34 @@ class KaizalaHook(KaizalaBaseHook):
         params: dict[str, Any] = {"sourceGroupId": validate_id(source_group_id or group_id, "source_group_id")}
         if reaction_type is not None:
             params["reactionType"] = validate_choice(reaction_type, "reaction_type", REACTION_TYPES)
-        group_id = validate_id(group_id, "group_id")
-        reference_id = validate_id(reference_id, "reference_id")
+        yield from self._walk_ticks(
+            "list_reactions",
+            "reactionDetails",
+            params,
+            group_id=validate_id(group_id, "group_id"),
+            reference_id=validate_id(reference_id, "reference_id"),
+        )
+
+    def _walk_ticks(self, endpoint: str, key: str, params: dict[str, Any], **ids: str) -> Iterator[dict[str, Any]]:
+        """Follow a reactions cursor (.NET ticks) until a page comes back empty or the cursor stops moving."""
         cursor: Any = 0
         while True:
-            body = self.call(
-                "list_reactions", params={**params, "cursor": cursor}, group_id=group_id, reference_id=reference_id
-            )
-            items = body.get("reactionDetails") or []
+            body = self.call(endpoint, params={**params, "cursor": cursor}, **ids)
+            items = body.get(key) or []
             yield from (dict(item) for item in items)
             if not items or body.get("cursor") in (None, cursor):
                 return
             cursor = body["cursor"]
+
+    def iter_group_reactions(self, group_id: str, *, source_group_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Reaction summaries of every message and action of a group, oldest change first (ticks cursor).
+
+        The API pages this as a change feed: a reference that gets a new reaction later comes back again.
+        """
+        params = {"sourceGroupId": validate_id(source_group_id or group_id, "source_group_id")}
+        yield from self._walk_ticks(
+            "list_group_reactions", "summary", params, group_id=validate_id(group_id, "group_id")
+        )
 
     # --------------------------------------------------------------------------------- webhooks
 

@@ -457,3 +457,17 @@ def test_relocation_loop_is_refused(tenant):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_reaction_walks_follow_the_ticks_cursor(tenant):
+    hook = tenant.hook()
+    references = [hook.send_message(tenant.group_id, f"post {n}")["referenceId"] for n in range(25)]
+    for reference in references:
+        hook.add_reaction(tenant.group_id, reference)
+    hook.add_reaction(tenant.group_id, references[0], reaction_type="Comment", comment="first!")
+    summaries = list(hook.iter_group_reactions(tenant.group_id))
+    assert [s["referenceId"] for s in summaries] == [*references[1:], references[0]]  # page size 20: two pages
+    assert summaries[-1]["reactionsCountMap"] == {"like": 1, "comment": 1}
+    details = list(hook.iter_reactions(tenant.group_id, references[0]))
+    assert sorted(d["reactionType"] for d in details) == ["Comment", "Like"]
+    assert hook.get_reaction_summary(tenant.group_id, references[0]) == {"like": 1, "comment": 1}
