@@ -35,17 +35,21 @@ def json_output(text: str) -> object:
 
 def test_providers_get_shows_the_provider():
     info = json_output(run_cli("providers", "get", "airflow-provider-kaizala", "-o", "json"))
-    row = info[0] if isinstance(info, list) else info
-    assert row["package_name"] == "airflow-provider-kaizala"
-    assert row["version"] == importlib.metadata.version("airflow-provider-kaizala")
+    assert isinstance(info, list)
+    assert info == [
+        {"Provider": "airflow-provider-kaizala", "Version": importlib.metadata.version("airflow-provider-kaizala")}
+    ]
 
 
 def test_providers_hooks_lists_the_kaizala_connection_type():
     hooks = json_output(run_cli("providers", "hooks", "-o", "json"))
+    assert isinstance(hooks, list)
     kaizala = [h for h in hooks if h.get("connection_type") == "kaizala"]
     assert len(kaizala) == 1
     assert kaizala[0]["class"] == "airflow_provider_kaizala.hooks.kaizala.KaizalaHook"
-    assert kaizala[0]["package"] == "airflow-provider-kaizala"
+    assert kaizala[0]["package_name"] == "airflow-provider-kaizala"
+    assert kaizala[0]["hook_name"] == "Microsoft Kaizala"
+    assert kaizala[0]["conn_id_attribute_name"] == "kaizala_conn_id"
 
 
 def test_connections_test_reaches_the_emulator(tenant, tmp_path):
