@@ -106,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.ready_file is not None:
         args.ready_file.write_text(line + "\n")
     print(line, flush=True)
+    if "conn" in ready:  # for people, after the machine-readable first line: how to reach the demo tenant
+        print(
+            f"Kaizala emulator on {ready['url']} (alternate endpoint {ready['alt_url']}). Reach the demo tenant "
+            f"with:\n  export AIRFLOW_CONN_KAIZALA_DEFAULT='{json.dumps(ready['conn'])}'",
+            flush=True,
+        )
     # uvicorn restores these handlers after shutdown and re-raises the signal it caught; no-op handlers make
     # SIGINT/SIGTERM end the process with status 0 after a clean shutdown.
     signal.signal(signal.SIGINT, lambda *_: None)
