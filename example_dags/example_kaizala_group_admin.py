@@ -8,6 +8,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG
 
+from airflow_provider_kaizala.operators.actions import KaizalaPostAnnouncementOperator
 from airflow_provider_kaizala.operators.groups import (
     KaizalaAddSubGroupOperator,
     KaizalaCreateGroupOperator,
@@ -85,6 +86,13 @@ with DAG(
     )
     # [END howto_operator_kaizala_send_message]
 
+    post_announcement = KaizalaPostAnnouncementOperator(
+        task_id="post_announcement",
+        group_id=GROUP_ID,
+        title="Welcome to the night shift",
+        message="Shifts start at 22:00. Your supervisor is the group admin.",
+    )
+
     # [START howto_operator_kaizala_group_details]
     get_group = KaizalaGetGroupOperator(task_id="get_group", group_id=GROUP_ID)
     list_groups = KaizalaListGroupsOperator(task_id="list_groups", fetch_all_groups=True)
@@ -107,4 +115,4 @@ with DAG(
     create_group >> [create_subgroup, add_members]
     add_members >> promote >> list_members >> remove_member >> announce
     create_subgroup >> detach >> reattach >> list_subgroups
-    announce >> [get_group, list_groups]
+    announce >> post_announcement >> [get_group, list_groups]
