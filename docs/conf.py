@@ -22,6 +22,40 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="kaizala-docs-airf
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 from airflow_provider_kaizala import __version__  # noqa: E402
+from airflow_provider_kaizala.hooks.policy import ENDPOINTS  # noqa: E402
+
+
+def write_endpoint_table() -> None:
+    """Generate the endpoint table of hooks.rst from ``ENDPOINTS`` (docs/_generated, not committed)."""
+    rows = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - Name",
+        "     - Method",
+        "     - Path",
+        "     - Repeatable",
+        "     - Pagination",
+    ]
+    for endpoint in ENDPOINTS.values():
+        repeatable = "yes" if endpoint.repeatable else "**no**"
+        if endpoint.gone_means_done:
+            repeatable += " (404 on a repeat = done)"
+        rows += [
+            f"   * - ``{endpoint.name}``",
+            f"     - {endpoint.method}",
+            f"     - ``{endpoint.path}``",
+            f"     - {repeatable}",
+            f"     - {endpoint.pagination.value}",
+        ]
+    target = Path(__file__).parent / "_generated" / "endpoints.rst"
+    target.parent.mkdir(exist_ok=True)
+    text = "\n".join(rows) + "\n"
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+
+
+write_endpoint_table()
 
 # -- Project ----------------------------------------------------------------------------------------
 
@@ -43,7 +77,7 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 
 # emulator.md is pulled into emulator.rst with ``.. include::``; it is not a page of its own.
-exclude_patterns = ["_build", "emulator.md", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_generated", "emulator.md", "Thumbs.db", ".DS_Store"]
 
 nitpicky = False
 default_role = "literal"
