@@ -20,15 +20,16 @@ import argparse
 import http.client
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 
-from airflow_provider_kaizala.emulator.server import KaizalaEmulator
-
-PAGE = 50
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, however this script is started
+from _common import PAGE, access_token, connector, emulator, public_group
 
 
 def cpu_seconds(pid: int | None) -> float | None:
@@ -70,22 +71,13 @@ def main() -> None:
     if args.quick:
         args.subscribers, args.seconds = 10_000, 2.0
 
-    with KaizalaEmulator(subprocess=True, throttle_limit=0, tenant_throttle_limit=0) as em:
+    with emulator() as em:
         t0 = time.perf_counter()
-        app = em.admin.create_connector(phone="+919810000001")
-        gid = em.admin.create_group(
-            name="Bench", groupType="ConnectGroup", admins=["+919810000001"], subscriberCount=args.subscribers
-        )
+        app = connector(em)
+        gid = public_group(em, "Bench", args.subscribers)
         print(f"setup: {args.subscribers:,} subscribers in {time.perf_counter() - t0:.2f} s")
         session = requests.Session()
-        token = session.get(
-            f"{em.url}/v1/accessToken",
-            headers={
-                "applicationId": app["applicationId"],
-                "applicationSecret": app["applicationSecret"],
-                "refreshToken": app["refreshToken"],
-            },
-        ).json()["accessToken"]
+        token = access_token(session.get, em.url, app)
         headers = {"accessToken": token}
         url = f"{em.url}/v1/groups/{gid}/subscribers"
 

@@ -13,8 +13,9 @@ subscribers. Each variant then walks the whole group, pages of 50, in its own fr
 wall time, each child reports its own CPU time per page (``time.process_time``), which shows the client's
 cost even when a busy machine makes wall times noisy.
 Memory is the peak RSS growth while paging: ``/proc/self/clear_refs`` resets the peak to the current RSS
-just before the walk, and ``ru_maxrss`` (``getrusage(RUSAGE_SELF)``) after it minus the RSS before it is
-reported (where clear_refs is unavailable, the same difference without the reset, an upper bound).
+just before the walk, and the peak after it (``VmHWM`` of ``/proc/self/status``; ``ru_maxrss`` without /proc)
+minus the RSS before it is reported (where clear_refs is unavailable, the same difference without the reset,
+an upper bound); see ``_common.py``.
 
     python benchmarks/hook_paging.py            # 100,000 subscribers
     python benchmarks/hook_paging.py --quick    # 5,000 subscribers, a few seconds
@@ -25,19 +26,31 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-PAGE = 50
-PHONE = "+919810000001"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, however this script is started
+from _common import (
+    PAGE,
+    Measure,
+    access_token,
+    child_env,
+    connector,
+    emulator,
+    hook_connection,
+    public_group,
+    read_setup,
+    report,
+    row,
+    run_child,
+    verdict,
+    write_setup,
+)
+
 HOOK_CONN_ID = "kaizala_bench"
 HTTP_CONN_ID = "kaizala_bench_http"
 TARGET = 0.9
@@ -46,39 +59,12 @@ TARGET = 0.9
 # ------------------------------------------------------------------------------------------ child side
 
 
-def rss_kib() -> int:
-    """Current resident set size in KiB (Linux /proc; 0 elsewhere)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark to the current RSS; False where that is not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def walk_bare(setup: dict[str, Any]) -> int:
     """Cursor loop with a bare ``requests.Session``; returns the number of pages."""
     import requests
 
     session = requests.Session()
-    app = setup["app"]
-    token = session.get(
-        f"{setup['url']}/v1/accessToken",
-        headers={
-            "applicationId": app["applicationId"],
-            "applicationSecret": app["applicationSecret"],
-            "refreshToken": app["refreshToken"],
-        },
-    ).json()["accessToken"]
+    token = access_token(session.get, setup["url"], setup["app"])
     url = f"{setup['url']}/v1/groups/{setup['group']}/subscribers"
     headers = {"accessToken": token}
     cursor: str | None = None
@@ -115,15 +101,7 @@ def walk_operator(setup: dict[str, Any]) -> int:
     import requests
     from airflow.providers.http.operators.http import HttpOperator
 
-    app = setup["app"]
-    token = requests.get(
-        f"{setup['url']}/v1/accessToken",
-        headers={
-            "applicationId": app["applicationId"],
-            "applicationSecret": app["applicationSecret"],
-            "refreshToken": app["refreshToken"],
-        },
-    ).json()["accessToken"]
+    token = access_token(requests.get, setup["url"], setup["app"])
     counts = {"pages": 0, "subscribers": 0}
 
     def next_page(response: requests.Response) -> dict[str, Any] | None:
@@ -156,10 +134,9 @@ WALKS = {"bare": walk_bare, "hook": walk_hook, "operator": walk_operator}
 
 def child(variant: str, setup_file: str) -> None:
     """Run one variant and print one JSON line with its figures."""
-    import gc
     import logging
 
-    setup = json.loads(Path(setup_file).read_text())
+    setup = read_setup(setup_file)
     # Every variant starts from the same kind of process as an Airflow task: requests and Airflow (with the
     # hook module) already imported. Import cost is benchmarks/import_cost.py's subject.
     import requests
@@ -171,41 +148,14 @@ def child(variant: str, setup_file: str) -> None:
     # One throw-away request loads what requests imports lazily on first use, for every variant alike.
     requests.get(f"{setup['url']}/_emulator/faults", timeout=10).raise_for_status()
     logging.disable(logging.WARNING)  # HttpOperator warns it runs outside a task runner: expected here
-    gc.collect()
-    rss0 = rss_kib()
-    reset = reset_peak()
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    pages = WALKS[variant](setup)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    result = {
-        "variant": variant,
-        "pages": pages,
-        "wall": wall,
-        "cpu": cpu,
-        "mem_kib": max(0, peak - rss0),
-        "peak_reset": reset,
-    }
-    print(json.dumps(result), flush=True)
+    with Measure() as m:
+        pages = WALKS[variant](setup)
+    report(
+        {"variant": variant, "pages": pages, "wall": m.wall, "cpu": m.cpu, "mem_kib": m.mem_kib, "peak_reset": m.reset}
+    )
 
 
 # ----------------------------------------------------------------------------------------- parent side
-
-
-def run_child(variant: str, setup_file: str, env: dict[str, str]) -> dict[str, Any]:
-    """Start a fresh interpreter for one variant and return its figures."""
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", variant, "--setup", setup_file],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        raise RuntimeError(f"variant {variant} failed (exit {proc.returncode})")
-    last = [line for line in proc.stdout.splitlines() if line.startswith("{")][-1]
-    return dict(json.loads(last))
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -232,44 +182,26 @@ def main() -> int:
     if args.quick:
         args.subscribers, args.repeats = 5_000, 1
 
-    sys.path.insert(0, str(REPO))
-    from airflow_provider_kaizala.emulator.server import KaizalaEmulator
-
-    with (
-        tempfile.TemporaryDirectory(prefix="kaizala-bench-") as tmp,
-        KaizalaEmulator(subprocess=True, throttle_limit=0, tenant_throttle_limit=0) as emu,
-    ):
+    with tempfile.TemporaryDirectory(prefix="kaizala-bench-") as tmp, emulator() as emu:
         t0 = time.perf_counter()
-        app = emu.admin.create_connector(phone=PHONE)
-        group = emu.admin.create_group(
-            name="Bench", groupType="ConnectGroup", admins=[PHONE], subscriberCount=args.subscribers
-        )
+        app = connector(emu)
+        group = public_group(emu, "Bench", args.subscribers)
         print(f"setup: public group of {args.subscribers:,} subscribers in {time.perf_counter() - t0:.2f} s")
-        conn = json.loads(emu.connection_uri_json(app))
-        conn["extra"]["rate_limit_per_minute"] = 1_000_000_000  # the limiter never waits
         host, port = emu.url.split("://", 1)[1].rsplit(":", 1)
-        setup_file = os.path.join(tmp, "setup.json")
-        Path(setup_file).write_text(
-            json.dumps({"url": emu.url, "app": app, "group": group, "subscribers": args.subscribers})
-        )
-        env = dict(os.environ)
-        env.update(
-            {
-                "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p),
-                "AIRFLOW_HOME": os.path.join(tmp, "airflow"),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                f"AIRFLOW_CONN_{HOOK_CONN_ID.upper()}": json.dumps(conn),
-                f"AIRFLOW_CONN_{HTTP_CONN_ID.upper()}": json.dumps(
-                    {"conn_type": "http", "host": host, "port": int(port), "schema": "http"}
-                ),
-            }
-        )
+        setup_file = write_setup(tmp, {"url": emu.url, "app": app, "group": group, "subscribers": args.subscribers})
+        http_conn = {"conn_type": "http", "host": host, "port": int(port), "schema": "http"}
+        env = child_env(tmp, {HOOK_CONN_ID: hook_connection(emu, app), HTTP_CONN_ID: http_conn})
+
+        def run_variant(variant: str) -> dict[str, Any]:
+            """One variant in a fresh interpreter: its figures."""
+            return run_child(__file__, ["--child", variant, "--setup", setup_file], env, f"variant {variant}")
+
         runs: dict[str, list[dict[str, Any]]] = {"bare": [], "hook": [], "operator": []}
         for _ in range(args.repeats):
             for variant in ("bare", "hook"):
-                runs[variant].append(run_child(variant, setup_file, env))
+                runs[variant].append(run_variant(variant))
         if importlib.util.find_spec("airflow.providers.http") is not None:
-            runs["operator"].append(run_child("operator", setup_file, env))
+            runs["operator"].append(run_variant("operator"))
         else:
             print("HttpOperator variant skipped: apache-airflow-providers-http is not installed")
             del runs["operator"]
@@ -281,16 +213,12 @@ def main() -> int:
         "operator": "HttpOperator + pagination_function",
     }
     print(f"\npaging {args.subscribers:,} subscribers in pages of {PAGE}; bare and hook: median of {args.repeats}")
-    print(
-        f"{'variant':<36} {'pages/s':>9} {'subscribers/s':>14} {'wall s':>8} {'client CPU/page':>16} "
-        f"{'peak RSS growth':>16}"
-    )
+    widths = (36, 9, 14, 8, 16, 16)
+    print(row(widths, "variant", "pages/s", "subscribers/s", "wall s", "client CPU/page", "peak RSS growth"))
     for name, r in results.items():
         pages_s = r["pages"] / r["wall"]
-        print(
-            f"{labels[name]:<36} {pages_s:9.0f} {pages_s * PAGE:14,.0f} {r['wall']:8.2f} "
-            f"{r['cpu'] / r['pages'] * 1e6:13.0f} us {r['mem_kib'] / 1024:12.1f} MiB"
-        )
+        cpu_page, mem = f"{r['cpu'] / r['pages'] * 1e6:.0f} us", f"{r['mem_kib'] / 1024:.1f} MiB"
+        print(row(widths, labels[name], f"{pages_s:.0f}", f"{pages_s * PAGE:,.0f}", f"{r['wall']:.2f}", cpu_page, mem))
     for name in ("bare", "hook"):
         print(f"  {name} wall times: " + ", ".join(f"{w:.2f}" for w in results[name]["walls"]) + " s")
     if not all(r["peak_reset"] for rs in runs.values() for r in rs):
@@ -302,7 +230,7 @@ def main() -> int:
         print(f"throughput ratio HttpOperator/bare: {op_ratio:.2f}  (no target; for comparison)")
     cpu_extra = (results["hook"]["cpu"] - results["bare"]["cpu"]) / results["hook"]["pages"] * 1e6
     print(f"hook's own client CPU per page over bare: {cpu_extra:+.0f} us (less sensitive to a busy machine)")
-    print(f"{'PASS' if hook_ratio >= TARGET else 'FAIL'}: hook paging throughput {hook_ratio:.2f} x bare")
+    verdict(hook_ratio >= TARGET, f"hook paging throughput {hook_ratio:.2f} x bare")
     return 0
 
 

@@ -31,7 +31,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, however this script is started
+from _common import REPO, child_env, row, verdict
+
 TARGET_MS = 50.0
 OURS = "airflow_provider_kaizala"
 
@@ -91,14 +93,7 @@ def main() -> int:
         args.repeats = 1
 
     with tempfile.TemporaryDirectory(prefix="kaizala-bench-") as tmp:
-        env = dict(os.environ)
-        env.update(
-            {
-                "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p),
-                "AIRFLOW_HOME": os.path.join(tmp, "airflow"),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            }
-        )
+        env = child_env(tmp)
         # Installed packages import from cached bytecode; a source checkout run with PYTHONDONTWRITEBYTECODE
         # would compile our modules on every import. Cache all bytecode in the temp dir, warm it first.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -134,20 +129,25 @@ def main() -> int:
         f"\n-X importtime (one run, inflated by the tracing): {len(added)} modules added by our import, "
         f"{sum(r[1] for r in added) / 1000:.1f} ms self time in all"
     )
-    print(f"top 10 of our modules by cumulative time:\n{'module':<56} {'self ms':>8} {'cumul. ms':>10}")
+    widths = (56, 8, 10)
+    print("top 10 of our modules by cumulative time:\n" + row(widths, "module", "self ms", "cumul. ms"))
     for name, self_us, cumulative, _ in ours:
-        print(f"{name:<56} {self_us / 1000:8.1f} {cumulative / 1000:10.1f}")
+        print(row(widths, name, f"{self_us / 1000:.1f}", f"{cumulative / 1000:.1f}"))
     others = sorted((r for r in added if r[0].split(".")[0] != OURS), key=lambda r: -r[1])[:10]
-    print(f"top 10 other modules our import pulls in (by self time):\n{'module':<56} {'self ms':>8} {'cumul. ms':>10}")
+    print("top 10 other modules our import pulls in (by self time):\n" + row(widths, "module", "self ms", "cumul. ms"))
     for name, self_us, cumulative, _ in others:
-        print(f"{name:<56} {self_us / 1000:8.1f} {cumulative / 1000:10.1f}")
+        print(row(widths, name, f"{self_us / 1000:.1f}", f"{cumulative / 1000:.1f}"))
 
-    verdict = "PASS" if hook_step < TARGET_MS else "FAIL"
-    print(f"\n{verdict}: importing KaizalaHook adds {hook_step:.1f} ms to airflow.sdk (target < {TARGET_MS:.0f} ms)")
+    print()
+    verdict(
+        hook_step < TARGET_MS,
+        f"importing KaizalaHook adds {hook_step:.1f} ms to airflow.sdk (target < {TARGET_MS:.0f} ms)",
+    )
     return 0
 
 
 def _ms_list(values: list[float]) -> str:
+    """Seconds as a list of whole milliseconds."""
     return ", ".join(f"{v * 1000:.0f}" for v in values)
 
 

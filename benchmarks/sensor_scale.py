@@ -26,7 +26,7 @@ runs a sensor. The hook keeps rotated refresh tokens in memory (``MemoryRefreshT
 Memory is the peak RSS growth during a step, as in ``hook_paging.py``: ``/proc/self/clear_refs`` resets the
 peak to the current RSS just before it, and the peak after it (``VmHWM`` of ``/proc/self/status``; ``ru_maxrss``
 without /proc) minus the RSS before it is reported (where clear_refs is unavailable, the same difference
-without the reset, an upper bound).
+without the reset, an upper bound); see ``_common.py``.
 
     python benchmarks/sensor_scale.py            # 1,000,000 subscribers, 3-6 minutes
     python benchmarks/sensor_scale.py --quick    # 50,000 subscribers, a few seconds
@@ -37,9 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,9 +46,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parents[1]
-PAGE = 50
-PHONE = "+919810000001"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, however this script is started
+from _common import (
+    PAGE,
+    Measure,
+    child_env,
+    connector,
+    emulator,
+    hook_connection,
+    public_group,
+    read_setup,
+    report,
+    row,
+    run_child,
+    timed_hook,
+    verdict,
+    write_setup,
+)
+
 CONN_ID = "kaizala_bench"
 WARMUP_SUBSCRIBERS = 100
 MEMORY_TARGET_MB = 150
@@ -60,83 +73,6 @@ DIFF_TARGET_S = 2.0
 # ------------------------------------------------------------------------------------------ child side
 
 
-def rss_kib() -> int:
-    """Current resident set size in KiB (Linux /proc; 0 elsewhere)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark to the current RSS; False where that is not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_kib() -> int:
-    """The peak RSS since the last reset in KiB: ``VmHWM`` (what clear_refs resets), else ``ru_maxrss``.
-
-    ``ru_maxrss`` alone is not enough here: at ``exec`` the kernel carries the spawning process's peak into
-    it, so a child started by a parent bigger than itself would report the parent's peak.
-    """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
-
-
-class Measure:
-    """Peak RSS growth and wall time of one step: ``with Measure() as m: ...`` then ``m.mem_kib``, ``m.wall``."""
-
-    def __enter__(self) -> Measure:
-        import gc
-
-        gc.collect()
-        self.rss0 = rss_kib()
-        self.reset = reset_peak()
-        self.t0 = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall = time.perf_counter() - self.t0
-        self.mem_kib = max(0, peak_kib() - self.rss0)
-
-
-def make_hook(api: dict[str, float]) -> Any:
-    """A KaizalaHook whose page iterator adds the time spent inside it (HTTP, JSON, normalising) to ``api``."""
-    from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
-    from airflow_provider_kaizala.hooks.token_store import MemoryRefreshTokenStore
-
-    hook = KaizalaHook(CONN_ID, refresh_token_store=MemoryRefreshTokenStore())
-    pages = hook.iter_subscriber_pages
-
-    def timed_pages(*args: Any, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
-        it = pages(*args, **kwargs)
-        while True:
-            t0 = time.perf_counter()
-            try:
-                page = next(it)
-            except StopIteration:
-                api["api"] += time.perf_counter() - t0
-                return
-            api["api"] += time.perf_counter() - t0
-            api["pages"] += 1
-            yield page
-
-    hook.iter_subscriber_pages = timed_pages  # iter_subscribers calls it through the instance
-    return hook
-
-
 def poke(setup: dict[str, Any], group: str, snapshot: str, api: dict[str, float]) -> Any:
     """One ``KaizalaMembershipSensor.poke`` of ``group`` with baseline file ``snapshot``."""
     from airflow_provider_kaizala.sensors.kaizala import KaizalaMembershipSensor
@@ -144,7 +80,7 @@ def poke(setup: dict[str, Any], group: str, snapshot: str, api: dict[str, float]
     sensor = KaizalaMembershipSensor(
         task_id="membership", group_id=group, kind="subscribers", snapshot_path=snapshot, kaizala_conn_id=CONN_ID
     )
-    sensor.__dict__["hook"] = make_hook(api)  # the cached_property, with the timed page iterator
+    sensor.__dict__["hook"] = timed_hook(CONN_ID, api)  # the cached_property, with the timed page iterator
     return sensor.poke({})
 
 
@@ -188,12 +124,12 @@ def step_sensor(setup: dict[str, Any], name: str) -> dict[str, Any]:
 def step_naive_check(setup: dict[str, Any]) -> dict[str, Any]:
     """The naive check: JSON list baseline -> set, paged subscribers -> set, set differences, write back."""
     api = {"api": 0.0, "pages": 0}
-    warm = make_hook(api)
+    warm = timed_hook(CONN_ID, api)
     assert sum(len(p) for p in warm.iter_subscriber_pages(setup["warmup_group"])) > 0
     api = {"api": 0.0, "pages": 0}
     path = Path(setup["naive_baseline"])
     with Measure() as m:
-        hook = make_hook(api)
+        hook = timed_hook(CONN_ID, api)
         baseline = set(json.loads(path.read_text()))
         current: set[str] = set()
         for page in hook.iter_subscriber_pages(setup["group"], page_size=PAGE):
@@ -293,7 +229,7 @@ def step_naive_diff(setup: dict[str, Any]) -> dict[str, Any]:
 
 def child(step: str, setup_file: str) -> None:
     """Run one step and print one JSON line with its figures."""
-    setup = json.loads(Path(setup_file).read_text())
+    setup = read_setup(setup_file)
     if step in ("first", "check", "naive-check"):
         # The same kind of process as an Airflow worker running the sensor: Airflow and the sensor imported.
         import airflow_provider_kaizala.sensors.kaizala  # noqa: F401
@@ -305,7 +241,7 @@ def child(step: str, setup_file: str) -> None:
         result = step_diff(setup)
     else:
         result = step_naive_diff(setup)
-    print(json.dumps({"step": step, **result}), flush=True)
+    report({"step": step, **result})
 
 
 # ----------------------------------------------------------------------------------------- parent side
@@ -313,44 +249,26 @@ def child(step: str, setup_file: str) -> None:
 STEPS = ("first", "check", "naive-check", "diff", "naive-diff")
 
 
-def run_child(step: str, setup_file: str, env: dict[str, str]) -> dict[str, Any]:
+def run_step(step: str, setup_file: str, env: dict[str, str]) -> dict[str, Any]:
     """Start a fresh interpreter for one step and return its figures."""
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", step, "--setup", setup_file],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        raise RuntimeError(f"step {step} failed (exit {proc.returncode})")
-    last = [line for line in proc.stdout.splitlines() if line.startswith("{")][-1]
-    return dict(json.loads(last))
+    return run_child(__file__, ["--child", step, "--setup", setup_file], env, f"step {step}")
 
 
 def mib(kib: float) -> str:
+    """A memory figure in KiB as MiB, for the tables."""
     return f"{kib / 1024:,.1f} MiB"
 
 
 def emulator_steps(args: argparse.Namespace, tmp: str, r: dict[str, dict[str, Any]]) -> tuple[str, dict[str, str]]:
     """Start the emulator, run the steps that need it (into ``r``); return the setup file and child env."""
-    sys.path.insert(0, str(REPO))
-    from airflow_provider_kaizala.emulator.server import KaizalaEmulator
     from airflow_provider_kaizala.membership import MembershipSnapshot
 
-    with KaizalaEmulator(subprocess=True, throttle_limit=0, tenant_throttle_limit=0) as emu:
+    with emulator() as emu:
         t0 = time.perf_counter()
-        app = emu.admin.create_connector(phone=PHONE)
-        group = emu.admin.create_group(
-            name="Bench", groupType="ConnectGroup", admins=[PHONE], subscriberCount=args.subscribers
-        )
-        warmup_group = emu.admin.create_group(
-            name="Warm-up", groupType="ConnectGroup", admins=[PHONE], subscriberCount=WARMUP_SUBSCRIBERS
-        )
+        app = connector(emu)
+        group = public_group(emu, "Bench", args.subscribers)
+        warmup_group = public_group(emu, "Warm-up", WARMUP_SUBSCRIBERS)
         print(f"setup: public group of {args.subscribers:,} subscribers in {time.perf_counter() - t0:.2f} s")
-        conn = json.loads(emu.connection_uri_json(app))
-        conn["extra"]["rate_limit_per_minute"] = 1_000_000_000  # the limiter never waits
         snapshot = os.path.join(tmp, "snapshots", "subscribers.snapshot")
         setup = {
             "url": emu.url,
@@ -364,27 +282,18 @@ def emulator_steps(args: argparse.Namespace, tmp: str, r: dict[str, dict[str, An
             "current_copy": os.path.join(tmp, "current.snapshot"),
             "naive_baseline": os.path.join(tmp, "naive-baseline.json"),
         }
-        setup_file = os.path.join(tmp, "setup.json")
-        Path(setup_file).write_text(json.dumps(setup))
-        env = dict(os.environ)
-        env.update(
-            {
-                "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p),
-                "AIRFLOW_HOME": os.path.join(tmp, "airflow"),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(conn),
-            }
-        )
-        r["first"] = run_child("first", setup_file, env)
+        setup_file = write_setup(tmp, setup)
+        env = child_env(tmp, {CONN_ID: hook_connection(emu, app)})
+        r["first"] = run_step("first", setup_file, env)
         shutil.copyfile(snapshot, setup["baseline_copy"])
         # The naive approach keeps its own baseline: the same subscribers as a JSON list of phone strings.
         recorded = MembershipSnapshot.from_bytes(Path(snapshot).read_bytes())
         Path(setup["naive_baseline"]).write_text(json.dumps([recorded.number(v) for v in recorded.values]))
         del recorded
         emu.admin.churn(group, "subscribers", add=args.add, remove=args.remove, seed=20261101)
-        r["check"] = run_child("check", setup_file, env)
+        r["check"] = run_step("check", setup_file, env)
         shutil.copyfile(snapshot, setup["current_copy"])
-        r["naive-check"] = run_child("naive-check", setup_file, env)
+        r["naive-check"] = run_step("naive-check", setup_file, env)
     return setup_file, env
 
 
@@ -407,8 +316,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kaizala-bench-") as tmp:
         setup_file, env = emulator_steps(args, tmp, r)
         # The emulator is stopped by now: the in-memory steps run alone.
-        r["diff"] = run_child("diff", setup_file, env)
-        r["naive-diff"] = run_child("naive-diff", setup_file, env)
+        r["diff"] = run_step("diff", setup_file, env)
+        r["naive-diff"] = run_step("naive-diff", setup_file, env)
 
     n = args.subscribers
     first, check, naive, diff, naive_diff = (r[s] for s in STEPS)
@@ -416,19 +325,22 @@ def main() -> int:
         f"\npublic group of {n:,} subscribers, pages of {PAGE}; churn between the checks: "
         f"+{args.add:,} / -{args.remove:,}; each step in a fresh process"
     )
-    print(f"{'full check (poke)':<44} {'wall s':>8} {'API s':>8} {'non-API s':>10} {'peak RSS growth':>16}")
+    widths: tuple[int, ...] = (44, 8, 8, 10, 16)
+    print(row(widths, "full check (poke)", "wall s", "API s", "non-API s", "peak RSS growth"))
     for label, x in (
         ("sensor, first poke (records baseline)", first),
         ("sensor, check with baseline (target)", check),
         ("naive: JSON list + set() of strings", naive),
     ):
-        print(f"{label:<44} {x['wall']:8.2f} {x['api']:8.2f} {x['wall'] - x['api']:10.2f} {mib(x['mem_kib']):>16}")
+        times = (f"{t:.2f}" for t in (x["wall"], x["api"], x["wall"] - x["api"]))
+        print(row(widths, label, *times, mib(x["mem_kib"])))
     print(
         f"  check result: +{check['added']:,} -{check['removed']:,} ~{check['changed']:,} "
         f"({check['baselineCount']:,} -> {check['currentCount']:,}); {check['pages']:,} pages; "
         f"diff file {check['diff_file_bytes'] / 1024:,.0f} KiB"
     )
-    print(f"\n{'diff alone, in memory':<44} {'time':>10} {'peak RSS growth':>16}")
+    widths = (44, 10, 16)
+    print("\n" + row(widths, "diff alone, in memory", "time", "peak RSS growth"))
     rows = [
         ("making the API's dicts alone, 1 list", f"{diff['make_dicts']:.2f} s", ""),
         ("compact: SnapshotBuilder.add, 1 snapshot", f"{diff['add_current']:.2f} s", ""),
@@ -442,7 +354,7 @@ def main() -> int:
         ("naive: set differences + sample", f"{naive_diff['diff']:.3f} s", mib(naive_diff["mem_diff_kib"])),
     ]
     for label, t, m in rows:
-        print(f"{label:<44} {t:>10} {m:>16}")
+        print(row(widths, label, t, m))
     print(
         f"snapshot of {n:,}: {diff['bytes'] / 1e6:.2f} MB serialised ({diff['raw_bytes'] / 1e6:.1f} MB raw int64); "
         f"sensor's file {check['snapshot_bytes'] / 1e6:.2f} MB"
@@ -455,10 +367,13 @@ def main() -> int:
         f"\nsensor check peak RSS growth: {check_mb:.1f} MiB (naive {naive['mem_kib'] / 1024:.1f} MiB); "
         f"diff alone: {diff['diff']:.3f} s (naive set differences {naive_diff['diff']:.3f} s)"
     )
-    verdict = "PASS" if check_mb < MEMORY_TARGET_MB else "FAIL"
-    print(f"{verdict}: sensor check peak RSS growth {check_mb:.1f} MiB for {n:,} (target < {MEMORY_TARGET_MB} MB)")
-    verdict = "PASS" if diff["diff"] < DIFF_TARGET_S else "FAIL"
-    print(f"{verdict}: diff + summary {diff['diff']:.3f} s for {n:,} (target < {DIFF_TARGET_S:g} s)")
+    verdict(
+        check_mb < MEMORY_TARGET_MB,
+        f"sensor check peak RSS growth {check_mb:.1f} MiB for {n:,} (target < {MEMORY_TARGET_MB} MB)",
+    )
+    verdict(
+        diff["diff"] < DIFF_TARGET_S, f"diff + summary {diff['diff']:.3f} s for {n:,} (target < {DIFF_TARGET_S:g} s)"
+    )
     return 0
 
 

@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-PAGE = 50
-PHONE = "+919810000001"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _common.py, however this script is started
+from _common import PAGE, airflow_env, conn_var, connector, emulator, hook_connection, public_group, row, verdict
+
 CONN_ID = "kaizala_pacing"
 TARGET = 0.95
 
@@ -58,21 +58,15 @@ def main() -> int:
     pages_wanted = (args.windows + 1) * limit
 
     tmp = tempfile.TemporaryDirectory(prefix="kaizala-bench-")
-    os.environ["AIRFLOW_HOME"] = os.path.join(tmp.name, "airflow")
-    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-    sys.path.insert(0, str(REPO))
-    from airflow_provider_kaizala.emulator.server import KaizalaEmulator
+    os.environ.update(airflow_env(tmp.name))
     from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
     from airflow_provider_kaizala.hooks.token_store import MemoryRefreshTokenStore
 
-    with tmp, KaizalaEmulator(subprocess=True, throttle_limit=limit, throttle_window=window) as emu:
-        app = emu.admin.create_connector(phone=PHONE)
-        group = emu.admin.create_group(
-            name="Pacing", groupType="ConnectGroup", admins=[PHONE], subscriberCount=pages_wanted * PAGE
-        )
-        conn = json.loads(emu.connection_uri_json(app))
-        conn["extra"].update({"rate_limit_per_minute": limit, "rate_limit_window": window})
-        os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(conn)
+    with tmp, emulator(throttle_limit=limit, throttle_window=window) as emu:
+        app = connector(emu)
+        group = public_group(emu, "Pacing", pages_wanted * PAGE)
+        conn = hook_connection(emu, app, rate_limit_per_minute=limit, rate_limit_window=window)
+        os.environ[conn_var(CONN_ID)] = json.dumps(conn)
         hook = KaizalaHook(CONN_ID, refresh_token_store=MemoryRefreshTokenStore(), retry_backoff=0.1)
         print(f"emulator limit {limit} calls / {window:g} s; hook rate_limit_per_minute={limit}, window {window:g} s")
         print(f"walking {pages_wanted} pages ({pages_wanted * PAGE:,} subscribers, {args.windows} window waits)...")
@@ -92,20 +86,21 @@ def main() -> int:
     sustained = (len(ok) - limit) / span if span > 0 else float("inf")
     fraction = sustained / (limit / window)
 
-    print(f"\n{'figure':<46} {'measured':>10} {'limit / target':>16}")
-    print(f"{'pages (HTTP 200)':<46} {len(ok):>10}")
-    print(f"{'wall time of the walk':<46} {wall:>9.2f}s")
-    print(f"{'max pages in any sliding window of W':<46} {peak:>10} {limit:>16}")
-    print(f"{'sustained pages/s after the first L pages':<46} {sustained:>10.2f} {limit / window:>16.2f}")
-    print(f"{'sustained throughput / (L/W)':<46} {fraction:>10.3f} {'>= ' + str(TARGET):>16}")
-    print(f"{'HTTP 429 answers':<46} {throttled:>10} {0:>16}")
+    widths = (46, 10, 16)
+    print("\n" + row(widths, "figure", "measured", "limit / target"))
+    print(row(widths, "pages (HTTP 200)", len(ok)))
+    print(row(widths, "wall time of the walk", f"{wall:.2f}s"))
+    print(row(widths, "max pages in any sliding window of W", peak, limit))
+    print(row(widths, "sustained pages/s after the first L pages", f"{sustained:.2f}", f"{limit / window:.2f}"))
+    print(row(widths, "sustained throughput / (L/W)", f"{fraction:.3f}", f">= {TARGET}"))
+    print(row(widths, "HTTP 429 answers", throttled, 0))
     if others:
-        print(f"{'other non-200 answers':<46} {others:>10}")
-    verdict = "PASS" if fraction >= TARGET else "FAIL"
-    print(f"\n{verdict}: sustained throughput {fraction:.3f} x limit (target >= {TARGET})")
-    print(f"{'PASS' if throttled == 0 else 'FAIL'}: {throttled} HTTP 429 answers (target 0)")
+        print(row(widths, "other non-200 answers", others))
+    print()
+    verdict(fraction >= TARGET, f"sustained throughput {fraction:.3f} x limit (target >= {TARGET})")
+    verdict(throttled == 0, f"{throttled} HTTP 429 answers (target 0)")
     if peak > limit:
-        print(f"FAIL: {peak} pages in one window exceeds the limit {limit} (the emulator should have refused)")
+        verdict(False, f"{peak} pages in one window exceeds the limit {limit} (the emulator should have refused)")
     return 0
 
 
