@@ -22,6 +22,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from airflow_provider_kaizala.emulator import actions, media, webhooks
+
 Schema = dict[str, Any]
 
 OPENAPI_VERSION = "3.0.3"
@@ -29,41 +31,14 @@ PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 #: Statuses of the injected-fault switch (``error_statuses``; any 5xx can be configured).
 INJECTED_STATUSES = ("500", "502", "503")
 
-ACTION_TYPES = ["Job", "Survey", "Poll", "LetsMeet", "Announcement", "Image", "Album", "Audio", "Document", "Video"]
-LISTABLE_ACTION_TYPES = [*ACTION_TYPES, "ShareLocation", "PhotoWithLocation"]
-MEDIA_ACTION_TYPES = ["Image", "Album", "Audio", "Document", "Video"]
-QUESTION_TYPES = [
-    "SingleOption",
-    "MultiOption",
-    "Text",
-    "Image",
-    "Numeric",
-    "Date",
-    "DateTime",
-    "Location",
-    "AttachmentList",
-]
-PROPERTY_TYPES = ["Text", "Numeric", "Location", "DateTime", "StringList", "Attachment", "StringSet", "AttachmentList"]
-EVENT_TYPES = [
-    "ActionCreated",
-    "ActionResponse",
-    "SurveyCreated",
-    "JobCreated",
-    "SurveyResponse",
-    "JobResponse",
-    "TextMessageCreated",
-    "AttachmentCreated",
-    "Announcement",
-    "MemberAdded",
-    "MemberRemoved",
-    "GroupAdded",
-    "GroupRemoved",
-    "PollCreated",
-    "PollResponse",
-    "LetsMeetCreated",
-    "LetsMeetResponse",
-]
-OBJECT_TYPES = ["Group", "Action", "ActionPackage"]
+# The enumerations come from the handlers themselves, so the description cannot drift from what they accept.
+ACTION_TYPES = list(actions.ACTION_TYPES.values())
+LISTABLE_ACTION_TYPES = list(actions.LISTABLE.values())
+MEDIA_ACTION_TYPES = list(media.MEDIA_TYPES)
+QUESTION_TYPES = list(actions.QUESTION_TYPES.values())
+PROPERTY_TYPES = list(actions.PROPERTY_TYPES.values())
+EVENT_TYPES = list(webhooks.EVENT_TYPES.values())
+OBJECT_TYPES = list(webhooks.OBJECT_TYPES.values())
 #: Content-Types of file parts (each must also match the file name's extension, else 415).
 MEDIA_PART_TYPES = [
     "image/jpeg",
