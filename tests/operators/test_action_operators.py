@@ -3,15 +3,10 @@ responses; and the template fields of every operator of the media, action, react
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import pytest
 
-import airflow_provider_kaizala.operators.actions as actions_module
-import airflow_provider_kaizala.operators.media as media_module
-import airflow_provider_kaizala.operators.reactions as reactions_module
-import airflow_provider_kaizala.operators.webhooks as webhooks_module
 from airflow_provider_kaizala.exceptions import KaizalaOutcomeUnknownError, KaizalaValidationError
 from airflow_provider_kaizala.hooks.actions import media_body, poll_body
 from airflow_provider_kaizala.operators.actions import (
@@ -25,37 +20,9 @@ from airflow_provider_kaizala.operators.actions import (
     KaizalaPostPollOperator,
     KaizalaPostSurveyOperator,
 )
-from airflow_provider_kaizala.operators.base import KaizalaBaseOperator
-from airflow_provider_kaizala.operators.media import KaizalaSendMediaOperator, KaizalaUploadMediaOperator
-from airflow_provider_kaizala.operators.reactions import KaizalaAddReactionOperator, KaizalaGetReactionSummaryOperator
-from airflow_provider_kaizala.operators.webhooks import (
-    KaizalaCreateWebhookOperator,
-    KaizalaDeleteWebhookOperator,
-    KaizalaListWebhooksOperator,
-    KaizalaUpdateWebhookOperator,
-)
 from tests.conftest import Tenant
 from tests.operators.test_media_operators import png
 
-NEW_OPERATORS = [
-    KaizalaUploadMediaOperator,
-    KaizalaSendMediaOperator,
-    KaizalaPostJobOperator,
-    KaizalaPostSurveyOperator,
-    KaizalaPostPollOperator,
-    KaizalaPostLetsMeetOperator,
-    KaizalaPostAnnouncementOperator,
-    KaizalaPostCustomActionOperator,
-    KaizalaListActionsOperator,
-    KaizalaGetActionOperator,
-    KaizalaPostActionResponseOperator,
-    KaizalaAddReactionOperator,
-    KaizalaGetReactionSummaryOperator,
-    KaizalaCreateWebhookOperator,
-    KaizalaListWebhooksOperator,
-    KaizalaUpdateWebhookOperator,
-    KaizalaDeleteWebhookOperator,
-]
 QUESTIONS = [
     {"title": "Is the site safe?", "type": "SingleOption", "options": ["Yes", "No"]},
     {"title": "Workers on site", "type": "Numeric"},
@@ -536,46 +503,3 @@ def test_media_action_takes_a_media_body(tenant):
     action = tenant.hook().post_action(tenant.group_id, media_body(resource, "x"), action_type="Image")
     [truth] = posted(tenant)
     assert truth["actionId"] == action["actionId"]
-
-
-# ------------------------------------------------------------------------------ template fields
-
-
-def test_all_new_operators_are_listed():
-    found = {
-        obj
-        for module in (media_module, actions_module, reactions_module, webhooks_module)
-        for obj in vars(module).values()
-        if inspect.isclass(obj)
-        and issubclass(obj, KaizalaBaseOperator)
-        and obj.__module__ == module.__name__
-        and not obj.__name__.startswith("_")
-    }
-    assert found == set(NEW_OPERATORS)
-
-
-@pytest.mark.parametrize("operator", NEW_OPERATORS, ids=lambda cls: cls.__name__)
-def test_every_user_facing_argument_is_templated(operator):
-    params = {
-        name
-        for name, param in inspect.signature(operator.__init__).parameters.items()
-        if param.kind is inspect.Parameter.KEYWORD_ONLY
-    }
-    assert params, operator
-    assert "kaizala_conn_id" in operator.template_fields
-    assert params <= set(operator.template_fields), params - set(operator.template_fields)
-    assert len(set(operator.template_fields)) == len(operator.template_fields)
-    assert set(operator.template_fields) <= params | {"kaizala_conn_id"}
-
-
-@pytest.mark.parametrize("operator", NEW_OPERATORS, ids=lambda cls: cls.__name__)
-def test_connection_id_is_rendered_before_the_hook_is_built(operator):
-    required = {
-        name: "x"
-        for name, param in inspect.signature(operator.__init__).parameters.items()
-        if param.kind is inspect.Parameter.KEYWORD_ONLY and param.default is inspect.Parameter.empty
-    }
-    op = operator(task_id="t", kaizala_conn_id="kaizala_{{ params.env }}", **required)
-    op.render_template_fields({"params": {"env": "prod"}})
-    assert op.kaizala_conn_id == "kaizala_prod"
-    assert op.hook.kaizala_conn_id == "kaizala_prod"

@@ -2,57 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import pytest
 
-import airflow_provider_kaizala.operators.groups as groups_module
-import airflow_provider_kaizala.operators.members as members_module
-import airflow_provider_kaizala.operators.messages as messages_module
-import airflow_provider_kaizala.operators.subscribers as subscribers_module
 from airflow_provider_kaizala.exceptions import KaizalaBadRequestError, KaizalaValidationError
-from airflow_provider_kaizala.operators.base import KaizalaBaseOperator
-from airflow_provider_kaizala.operators.groups import (
-    KaizalaAddSubGroupOperator,
-    KaizalaCreateGroupOperator,
-    KaizalaCreateSubGroupOperator,
-    KaizalaGetGroupOperator,
-    KaizalaListGroupsOperator,
-    KaizalaListSubGroupsOperator,
-    KaizalaRemoveSubGroupOperator,
-)
-from airflow_provider_kaizala.operators.members import (
-    KaizalaAddMembersOperator,
-    KaizalaListMembersOperator,
-    KaizalaRemoveMemberOperator,
-    KaizalaSetMemberRoleOperator,
-)
 from airflow_provider_kaizala.operators.messages import KaizalaSendMessageOperator
-from airflow_provider_kaizala.operators.subscribers import (
-    KaizalaAddSubscribersOperator,
-    KaizalaListSubscribersOperator,
-    KaizalaRemoveSubscribersOperator,
-)
 from tests.conftest import Tenant
-
-ALL_OPERATORS = [
-    KaizalaCreateGroupOperator,
-    KaizalaListGroupsOperator,
-    KaizalaGetGroupOperator,
-    KaizalaListSubGroupsOperator,
-    KaizalaCreateSubGroupOperator,
-    KaizalaAddSubGroupOperator,
-    KaizalaRemoveSubGroupOperator,
-    KaizalaListMembersOperator,
-    KaizalaAddMembersOperator,
-    KaizalaRemoveMemberOperator,
-    KaizalaSetMemberRoleOperator,
-    KaizalaListSubscribersOperator,
-    KaizalaAddSubscribersOperator,
-    KaizalaRemoveSubscribersOperator,
-    KaizalaSendMessageOperator,
-]
 
 
 def conn_id(tenant: Tenant) -> str:
@@ -185,47 +141,3 @@ def test_templated_bad_value_fails_before_any_call(tenant, fields, params, error
         op.execute(context={})
     assert tenant.calls() == []
     assert sent(tenant, tenant.public_group_id) == []
-
-
-# ------------------------------------------------------------------------------ template fields
-
-
-def test_all_operators_are_listed():
-    found = {
-        obj
-        for module in (groups_module, members_module, subscribers_module, messages_module)
-        for obj in vars(module).values()
-        if inspect.isclass(obj)
-        and issubclass(obj, KaizalaBaseOperator)
-        and obj.__module__ == module.__name__
-        and not obj.__name__.startswith("_")
-    }
-    assert found == set(ALL_OPERATORS)
-
-
-@pytest.mark.parametrize("operator", ALL_OPERATORS, ids=lambda cls: cls.__name__)
-def test_every_user_facing_argument_is_templated(operator):
-    params = {
-        name
-        for name, param in inspect.signature(operator.__init__).parameters.items()
-        if param.kind is inspect.Parameter.KEYWORD_ONLY
-    }
-    assert params, operator
-    assert "kaizala_conn_id" in operator.template_fields
-    assert params <= set(operator.template_fields), params - set(operator.template_fields)
-    assert len(set(operator.template_fields)) == len(operator.template_fields)
-    # Every template field is an attribute set by the constructor.
-    assert set(operator.template_fields) <= params | {"kaizala_conn_id"}
-
-
-@pytest.mark.parametrize("operator", ALL_OPERATORS, ids=lambda cls: cls.__name__)
-def test_connection_id_is_rendered_before_the_hook_is_built(operator):
-    required = {
-        name: "x"
-        for name, param in inspect.signature(operator.__init__).parameters.items()
-        if param.kind is inspect.Parameter.KEYWORD_ONLY and param.default is inspect.Parameter.empty
-    }
-    op = operator(task_id="t", kaizala_conn_id="kaizala_{{ params.env }}", **required)
-    op.render_template_fields({"params": {"env": "prod"}})
-    assert op.kaizala_conn_id == "kaizala_prod"
-    assert op.hook.kaizala_conn_id == "kaizala_prod"
