@@ -20,7 +20,7 @@ from airflow_provider_kaizala.hooks.actions import (
     poll_body,
     survey_body,
 )
-from airflow_provider_kaizala.hooks.validation import audience, validate_bool, validate_choice, validate_id
+from airflow_provider_kaizala.hooks.validation import validate_bool, validate_choice, validate_id
 from airflow_provider_kaizala.operators.base import KaizalaBaseOperator
 from airflow_provider_kaizala.storage import write_json_lines
 
@@ -74,13 +74,12 @@ class _PostActionOperator(KaizalaBaseOperator):
         body = self._body()
         target = self._target()
         group_id = validate_id(self.group_id, "group_id")
-        recipients = audience(self.subscribers, self.send_to_all_subscribers)
-        result = self.hook.post_action(
+        result = self.hook.post_action(  # checks the audience before the call
             group_id,
             body,
             **target,
-            subscribers=recipients.get("subscribers"),
-            send_to_all_subscribers=recipients.get("sendToAllSubscribers", False),
+            subscribers=self.subscribers,
+            send_to_all_subscribers=self.send_to_all_subscribers,
         )
         kind = target.get("action_type") or "Custom"
         self.log.info("Posted %s action %s to group %s.", kind, result.get("actionId"), group_id)
