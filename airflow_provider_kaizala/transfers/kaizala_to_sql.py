@@ -255,13 +255,13 @@ class KaizalaToSqlOperator(BaseOperator):
                     cursor.execute(statement)
                 conn.commit()
             for group_id, kind in targets:
-                result = self._load_one(conn, cursor, placeholder, table, group_id, kind, observed_at)
+                result = self._load_one(cursor, placeholder, table, group_id, kind, observed_at)
                 counts[(group_id, kind)] = result["present"]
                 for key in totals:
                     totals[key] += result[key]
                 conn.commit()
             if groups:
-                self._record_groups(conn, cursor, placeholder, table, groups, counts, observed_at)
+                self._record_groups(cursor, placeholder, table, groups, counts, observed_at)
                 conn.commit()
         except BaseException:
             conn.rollback()
@@ -294,9 +294,7 @@ class KaizalaToSqlOperator(BaseOperator):
         else:
             yield from self.hook.iter_subscriber_pages(group_id)
 
-    def _load_one(
-        self, conn: Any, cursor: Any, p: str, table: str, group_id: str, kind: str, observed_at: str
-    ) -> dict[str, int]:
+    def _load_one(self, cursor: Any, p: str, table: str, group_id: str, kind: str, observed_at: str) -> dict[str, int]:
         """Stage, undo a previous load of the same date, merge and log one group's list."""
         scope = f"group_id = {p} AND kind = {p}"
         cursor.execute(f"SELECT MAX(observed_at) FROM {table}_loads WHERE {scope}", (group_id, kind))
@@ -402,7 +400,6 @@ class KaizalaToSqlOperator(BaseOperator):
 
     def _record_groups(
         self,
-        conn: Any,
         cursor: Any,
         p: str,
         table: str,
