@@ -85,3 +85,16 @@ class KaizalaOutcomeUnknownError(KaizalaException):
     Raised when, for example, a message send times out after the request was sent: repeating it
     could deliver the message twice, so the hook stops and says so. Check the group before re-running.
     """
+
+
+class KaizalaResponseError(KaizalaException):
+    """The server's answer is not what the endpoint documents: not JSON, the wrong shape or types, larger
+    than the body cap, or slower than the per-request deadline. Never read as an empty result."""
+
+
+class KaizalaPagingError(KaizalaResponseError):
+    """A paged walk stopped making progress (a repeated cursor, a page with nothing new) or hit its hard cap."""
+
+
+class KaizalaLoadConflictError(KaizalaException):
+    """Another load of the same warehouse target is running; loads of one target are serialised."""
