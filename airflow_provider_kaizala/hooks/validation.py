@@ -7,7 +7,8 @@ the field, the offending value and the rule, so bad input fails before any HTTP 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airflow_provider_kaizala.exceptions import KaizalaValidationError
@@ -18,6 +19,11 @@ MAX_ID_LENGTH = 256
 MAX_MEMBERS_AT_CREATION = 100
 ROLES = ("Admin", "Member")
 _NATIVE_HINT = " (a Jinja template renders to a string unless the DAG sets render_template_as_native_obj=True)"
+_SCALAR_HINT = (
+    ". When the value comes from mapping (.partial(...).expand(subscribers=numbers)), each mapped task gets "
+    "one item of the list, which must itself be one E.164 number or a list of them; when it comes from a "
+    "Jinja template, it renders to a string unless the DAG sets render_template_as_native_obj=True"
+)
 GROUP_TYPES = ("Group", "ConnectGroup")
 
 
@@ -28,28 +34,71 @@ def _fail(field: str, value: Any, rule: str) -> KaizalaValidationError:
     return KaizalaValidationError(f"Invalid {field}={shown}: {rule}.")
 
 
+_UNRENDERED = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+_MISSING_XCOM_RULE = (
+    "this is what a missing value renders to (an XCom that was never pushed, a task that returned None, "
+    "or a key that does not exist); check the upstream task's return value and the xcom_pull arguments"
+)
+_UNRENDERED_RULE = (
+    "this Jinja template was not rendered: the argument is not one of the operator's template_fields, "
+    "or the value was set outside templating (in __init__ or execute, or through an XCom holding template text)"
+)
+
+
+def _refuse_placeholders(field: str, value: str, *, none: bool = True, expected: str = "") -> None:
+    """Refuse the text of a missing XCom (``"None"``) and unrendered ``{{ }}`` / ``{% %}`` templates."""
+    if none and value.strip() == "None":
+        raise _fail(field, value, _MISSING_XCOM_RULE + expected)
+    if _UNRENDERED.search(value):
+        raise _fail(field, value, _UNRENDERED_RULE + expected)
+
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_SEPARATORS = re.compile(r"[\s().-]")
+_PHONE_RULE = "expected an E.164 phone number with a leading + and country code, e.g. '+14155550123'"
+
+
 def validate_phone_number(value: Any, field: str = "phone number") -> str:
-    """Return ``value`` in E.164 form, or raise if it is not a valid international number."""
+    """Return ``value`` in E.164 form, or raise if it is malformed.
+
+    Malformed means: not a string of ``+``, a country code and 7 to 15 digits in all (spaces, dots, hyphens
+    and parentheses between the digits are allowed and dropped), a country code that does not exist, or a
+    length that is impossible for that country. Whether a well-formed number is *valid* (assigned, in
+    service, a mobile) is left to the server, which reports it per number: phone metadata changes between
+    releases, and the API reference's own sample numbers (``+911111111111``) are not "valid" in it.
+    """
+    if isinstance(value, str):
+        _refuse_placeholders(field, value, expected=f"; {_PHONE_RULE}")
+    if not isinstance(value, str) or not value.strip().startswith("+"):
+        raise _fail(field, value, _PHONE_RULE)
+    compact = _SEPARATORS.sub("", value)
+    if not _E164.fullmatch(compact):
+        raise _fail(field, value, f"{_PHONE_RULE}: a + followed by 7 to 15 digits in all, not starting with 0")
     import phonenumbers
 
-    rule = "expected an E.164 phone number with a leading + and country code, e.g. '+14155550123'"
-    if not isinstance(value, str) or not value.strip().startswith("+"):
-        raise _fail(field, value, rule)
     try:
-        parsed = phonenumbers.parse(value.strip(), None)
-    except phonenumbers.NumberParseException as err:
-        raise _fail(field, value, f"{rule} ({err._msg})") from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise _fail(field, value, f"{rule}; this number is not valid for its country code")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        parsed = phonenumbers.parse(compact, None)
+    except phonenumbers.NumberParseException:
+        raise _fail(field, value, f"{_PHONE_RULE}; no country uses this country code") from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise _fail(field, value, f"{_PHONE_RULE}; the number has an impossible length for +{parsed.country_code}")
+    return compact
 
 
 def validate_phone_numbers(values: Any, field: str = "phone_numbers", max_items: int | None = None) -> list[str]:
-    """Validate a non-empty list of phone numbers; return them normalised, duplicates removed, order kept."""
-    if isinstance(values, str) or not isinstance(values, Iterable):
-        raise _fail(
-            field, values, f"expected a list of E.164 phone numbers, not a single string or scalar{_NATIVE_HINT}"
-        )
+    """Validate one phone number or a non-empty list of them; return a list, normalised, duplicates removed.
+
+    A single E.164 string is a list of one, so ``.partial(...).expand(subscribers=numbers)`` over single
+    numbers works.
+    """
+    if isinstance(values, str):
+        _refuse_placeholders(field, values, expected=f"; {_PHONE_RULE}")
+        try:
+            return [validate_phone_number(values, field)]
+        except KaizalaValidationError:
+            raise _fail(field, values, f"expected one E.164 phone number or a list of them{_SCALAR_HINT}") from None
+    if not isinstance(values, Iterable) or isinstance(values, Mapping):
+        raise _fail(field, values, f"expected one E.164 phone number or a list of them{_SCALAR_HINT}")
     result: dict[str, None] = {}
     for index, value in enumerate(values):
         result[validate_phone_number(value, f"{field}[{index}]")] = None
@@ -61,11 +110,14 @@ def validate_phone_numbers(values: Any, field: str = "phone_numbers", max_items:
 
 
 def validate_id(value: Any, field: str = "id") -> str:
-    """Validate an opaque Kaizala id such as ``'3f2c...e1@1'``: non-empty, no slash, no whitespace."""
+    """Validate an opaque Kaizala id such as ``'3f2c...e1@1'``: non-empty, no slash, no whitespace, not dots only."""
     if not isinstance(value, str) or not value.strip():
         raise _fail(field, value, "expected a non-empty id string such as '1b4e28ba-2fa1-11d2-883f-0016d3cca427@1'")
-    if value != value.strip() or any(ch.isspace() for ch in value) or "/" in value or "?" in value or "#" in value:
-        raise _fail(field, value, "an id may not contain spaces, '/', '?' or '#'")
+    _refuse_placeholders(field, value)
+    if value != value.strip() or any(ch.isspace() for ch in value) or any(ch in value for ch in "/\\?#"):
+        raise _fail(field, value, "an id may not contain spaces, '/', '\\', '?' or '#'")
+    if not value.strip("."):
+        raise _fail(field, value, "an id may not consist of dots only ('.' and '..' are path dot-segments)")
     if len(value) > MAX_ID_LENGTH:
         raise _fail(field, value, f"an id is at most {MAX_ID_LENGTH} characters")
     return value
@@ -94,6 +146,7 @@ def validate_text(value: Any, field: str, max_length: int, *, allow_empty: bool 
     """Validate a string of at most ``max_length`` characters (non-blank unless ``allow_empty``)."""
     if not isinstance(value, str):
         raise _fail(field, value, f"expected a string of at most {max_length} characters")
+    _refuse_placeholders(field, value, none=False)
     if not allow_empty and not value.strip():
         raise _fail(field, value, "may not be empty")
     if len(value) > max_length:
@@ -102,7 +155,9 @@ def validate_text(value: Any, field: str, max_length: int, *, allow_empty: bool 
 
 
 def validate_message(value: Any, field: str = "message") -> str:
-    """Validate a text message: 1 to 4000 characters."""
+    """Validate a text message: 1 to 4000 characters, not the text of a missing XCom or an unrendered template."""
+    if isinstance(value, str):
+        _refuse_placeholders(field, value)
     return validate_text(value, field, MAX_MESSAGE_LENGTH)
 
 
