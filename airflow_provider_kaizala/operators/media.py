@@ -18,7 +18,7 @@ from airflow_provider_kaizala.hooks.validation import (
     validate_id,
     validate_text,
 )
-from airflow_provider_kaizala.operators.base import KaizalaBaseOperator
+from airflow_provider_kaizala.operators.base import KaizalaAudienceOperator, KaizalaBaseOperator
 from airflow_provider_kaizala.storage import storage_path
 
 #: ``ActionType`` codes inside a ``mediaResource`` (reference §5.6): 3 image (several files: an Album).
@@ -90,13 +90,9 @@ class KaizalaUploadMediaOperator(KaizalaBaseOperator):
         ``Document`` or ``Video``.
     """
 
-    template_fields: Sequence[str] = ("kaizala_conn_id", "files")
+    files: list[Any]
 
-    def __init__(self, *, files: list[Any], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.files = files
-
-    def execute(self, context: Any) -> dict[str, Any]:
+    def call(self, context: Any) -> dict[str, Any]:
         """Upload the files."""
         files = media_files(self.files)
         kind = files_kind(files)
@@ -106,14 +102,13 @@ class KaizalaUploadMediaOperator(KaizalaBaseOperator):
         return {"mediaResource": resource, "files": names, "kind": kind}
 
 
-class KaizalaSendMediaOperator(KaizalaBaseOperator):
+class KaizalaSendMediaOperator(KaizalaAudienceOperator):
     """Send media to a group (or to subscribers of a public group) as an Image, Album, Audio, Document or Video.
 
     Give either ``files`` (uploaded first, like :class:`KaizalaUploadMediaOperator`) or the ``media_resource``
     of an earlier upload. The action type is inferred from the files or the resource, or given; everything is
-    checked before the upload. The send is never repeated when its outcome is unknown: a timeout after the
-    request left raises ``KaizalaOutcomeUnknownError`` rather than risk posting the media twice; set
-    ``retries=0`` on this task if a re-run must not send again.
+    checked before the upload. The send is never repeated when its outcome is unknown
+    (``KaizalaOutcomeUnknownError``); set ``retries=0`` on this task if a re-run must not send again.
 
     :param group_id: the group (templated).
     :param files: paths or ``ObjectStoragePath`` URLs to upload and send (templated); or
@@ -126,47 +121,14 @@ class KaizalaSendMediaOperator(KaizalaBaseOperator):
     :return: ``{"referenceId", "actionId", "mediaResource", "actionType"}``.
     """
 
-    template_fields: Sequence[str] = (
-        "kaizala_conn_id",
-        "group_id",
-        "files",
-        "media_resource",
-        "caption",
-        "action_type",
-        "subscribers",
-        "send_to_all_subscribers",
-    )
+    files: list[Any] | None = None
+    media_resource: str | None = None
+    caption: str | None = None
+    action_type: str | None = None
     template_fields_renderers = {"caption": "md"}
 
-    def __init__(
-        self,
-        *,
-        group_id: str,
-        files: list[Any] | None = None,
-        media_resource: str | None = None,
-        caption: str | None = None,
-        action_type: str | None = None,
-        subscribers: list[str] | None = None,
-        send_to_all_subscribers: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.group_id = group_id
-        self.files = files
-        self.media_resource = media_resource
-        self.caption = caption
-        self.action_type = action_type
-        self.subscribers = subscribers
-        self.send_to_all_subscribers = send_to_all_subscribers
-
-    def execute(self, context: Any) -> dict[str, Any]:
-        """Upload the files if given, then post the media action."""
-        if (self.files is None) == (self.media_resource is None):
-            raise KaizalaValidationError("Invalid media: pass exactly one of files or media_resource.")
-        group_id = validate_id(self.group_id, "group_id")
-        recipients = audience(self.subscribers, self.send_to_all_subscribers)
+    def _action_type(self, files: list[Any] | None) -> str:
         wanted = validate_choice(self.action_type, "action_type", MEDIA_ACTION_TYPES) if self.action_type else None
-        files = media_files(self.files) if self.files is not None else None
         if files is not None:
             actual: str | None = files_kind(files)
         else:
@@ -177,18 +139,22 @@ class KaizalaSendMediaOperator(KaizalaBaseOperator):
             )
         if wanted is not None and actual is not None and not _compatible(wanted, actual):
             raise KaizalaValidationError(f"Invalid action_type={wanted!r}: the media is {actual}, not {wanted}.")
-        action_type = wanted or actual
+        return str(wanted or actual)
+
+    def call(self, context: Any) -> dict[str, Any]:
+        """Check everything (the upload and the post are two calls), upload the files if given, post the media."""
+        if (self.files is None) == (self.media_resource is None):
+            raise KaizalaValidationError("Invalid media: pass exactly one of files or media_resource.")
+        validate_id(self.group_id, "group_id")
+        audience(self.subscribers, self.send_to_all_subscribers)
+        files = media_files(self.files) if self.files is not None else None
+        action_type = self._action_type(files)
         if self.caption is not None:
             validate_text(self.caption, "caption", MAX_MESSAGE_LENGTH, allow_empty=True)
         resource = self.hook.upload_media(files) if files is not None else str(self.media_resource)
-        result = self.hook.post_action(
-            group_id,
-            media_body(resource, self.caption),
-            action_type=action_type,
-            subscribers=recipients.get("subscribers"),
-            send_to_all_subscribers=recipients.get("sendToAllSubscribers", False),
-        )
-        self.log.info("Sent %s action %s to group %s.", action_type, result.get("actionId"), group_id)
+        body = media_body(resource, self.caption)
+        result = self.hook.post_action(self.group_id, body, action_type=action_type, **self.audience)
+        self.log.info("Sent %s action %s to group %s.", action_type, result.get("actionId"), self.group_id)
         return {
             "referenceId": result.get("referenceId"),
             "actionId": result.get("actionId"),

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
-from airflow_provider_kaizala.hooks.validation import validate_bool, validate_phone_numbers
-from airflow_provider_kaizala.operators.base import KaizalaBaseOperator
-from airflow_provider_kaizala.storage import write_json_lines
+from airflow_provider_kaizala.operators.base import KaizalaBaseOperator, KaizalaListOperator
 
 #: Per-number reasons that mean "already in the wanted state": not failures, so re-runs are safe.
 BENIGN_REASONS = {"isAdded": "AlreadySubscribed", "isRemoved": "NotSubscribed"}
@@ -30,86 +28,54 @@ def summarise_outcomes(requested: list[str], outcomes: dict[str, Any], key: str)
     return {"requested": len(requested), "changed": done, "unchanged": unchanged, "failed": failed}
 
 
-class KaizalaListSubscribersOperator(KaizalaBaseOperator):
+class KaizalaListSubscribersOperator(KaizalaListOperator):
     """Walk every subscriber of a public group, page by page (one page in memory at a time).
 
-    Subscriber lists can be huge: by default only counts are returned. Name ``output_path`` to get
-    every subscriber as JSON Lines in a file (local or any ``ObjectStoragePath``); ``return_list``
-    puts them into XCom, for small groups only.
+    Subscriber lists can be huge: by default only counts are returned (no ids). Name ``output_path`` to get
+    every subscriber as JSON Lines in a file; ``return_list`` puts them into XCom, for small groups only.
 
     :param group_id: the public group (templated).
     :param page_size: subscribers per call, 1 to 50 (templated).
-    :param output_path: JSON Lines destination (templated).
-    :param return_list: return every subscriber in XCom (templated).
     :return: ``{"groupId", "count", "unprovisioned", "pages"}``, plus ``path`` or ``subscribers``.
     """
 
-    template_fields: Sequence[str] = ("kaizala_conn_id", "group_id", "page_size", "output_path", "return_list")
+    group_id: str
+    page_size: int = 50
 
-    def __init__(
-        self,
-        *,
-        group_id: str,
-        page_size: int = 50,
-        output_path: Any = None,
-        return_list: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.group_id = group_id
-        self.page_size = page_size
-        self.output_path = output_path
-        self.return_list = return_list
-
-    def execute(self, context: Any) -> dict[str, Any]:
+    def call(self, context: Any) -> dict[str, Any]:
         """Walk the subscribers."""
-        return_list = validate_bool(self.return_list, "return_list")
-        stats = {"count": 0, "unprovisioned": 0, "pages": 0}
-        kept: list[dict[str, Any]] = []
+        stats = {"unprovisioned": 0, "pages": 0}
 
         def rows() -> Iterator[dict[str, Any]]:
             for page in self.hook.iter_subscriber_pages(self.group_id, page_size=self.page_size):
                 stats["pages"] += 1
-                for subscriber in page:
-                    stats["count"] += 1
-                    stats["unprovisioned"] += not subscriber.get("isProvisioned", True)
-                    if return_list:
-                        kept.append(subscriber)
-                    yield subscriber
+                stats["unprovisioned"] += sum(not subscriber.get("isProvisioned", True) for subscriber in page)
+                yield from page
                 if stats["pages"] % 100 == 0:
-                    self.log.info("%d subscribers in %d pages so far.", stats["count"], stats["pages"])
+                    self.log.info("%d pages of subscribers so far.", stats["pages"])
 
-        result: dict[str, Any] = {"groupId": self.group_id}
-        if self.output_path:
-            result["path"], _ = write_json_lines(self.output_path, rows())
-        else:
-            for _ in rows():
-                pass
-        result.update(stats)
-        if return_list:
-            result["subscribers"] = kept
-        self.log.info("Group %s has %d subscribers.", self.group_id, stats["count"])
+        result = {"groupId": self.group_id, **self.listing(rows(), "subscribers"), **stats}
+        self.log.info("Group %s has %d subscribers.", self.group_id, result["count"])
         return result
 
 
-class _BulkSubscribersOperator(KaizalaBaseOperator):
+class _SubscribersChangeOperator(KaizalaBaseOperator):
     """Shared shape of the add and remove operators."""
 
-    template_fields: Sequence[str] = ("kaizala_conn_id", "group_id", "phone_numbers")
+    group_id: str
+    phone_numbers: list[str]
     outcome_key = ""
 
-    def __init__(self, *, group_id: str, phone_numbers: list[str], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.group_id = group_id
-        self.phone_numbers = phone_numbers
-
-    def _apply(self, numbers: list[str]) -> dict[str, Any]:
+    def apply(self, numbers: list[str]) -> dict[str, Any]:
+        """Make the change; the per-number outcomes."""
         raise NotImplementedError
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        """Apply the change in batches and summarise the per-number outcomes."""
+    def call(self, context: Any) -> dict[str, Any]:
+        """Apply the change in batches (checked first: they are several calls) and summarise the outcomes."""
+        from airflow_provider_kaizala.hooks.validation import validate_phone_numbers
+
         numbers = validate_phone_numbers(self.phone_numbers, "phone_numbers")
-        summary = summarise_outcomes(numbers, self._apply(numbers), self.outcome_key)
+        summary = summarise_outcomes(numbers, self.apply(numbers), self.outcome_key)
         self.log.info(
             "%d requested, %d changed, %d already so, %d failed.",
             summary["requested"],
@@ -120,7 +86,7 @@ class _BulkSubscribersOperator(KaizalaBaseOperator):
         return {"groupId": self.group_id, **summary}
 
 
-class KaizalaAddSubscribersOperator(_BulkSubscribersOperator):
+class KaizalaAddSubscribersOperator(_SubscribersChangeOperator):
     """Subscribe phone numbers to a public group; safe to re-run (already subscribed is not a failure).
 
     :param group_id: the public group (templated).
@@ -130,11 +96,12 @@ class KaizalaAddSubscribersOperator(_BulkSubscribersOperator):
 
     outcome_key = "isAdded"
 
-    def _apply(self, numbers: list[str]) -> dict[str, Any]:
+    def apply(self, numbers: list[str]) -> dict[str, Any]:
+        """Subscribe the numbers."""
         return self.hook.add_subscribers(self.group_id, numbers)
 
 
-class KaizalaRemoveSubscribersOperator(_BulkSubscribersOperator):
+class KaizalaRemoveSubscribersOperator(_SubscribersChangeOperator):
     """Unsubscribe phone numbers from a public group; safe to re-run (not subscribed is not a failure).
 
     :param group_id: the public group (templated).
@@ -144,5 +111,6 @@ class KaizalaRemoveSubscribersOperator(_BulkSubscribersOperator):
 
     outcome_key = "isRemoved"
 
-    def _apply(self, numbers: list[str]) -> dict[str, Any]:
+    def apply(self, numbers: list[str]) -> dict[str, Any]:
+        """Unsubscribe the numbers."""
         return self.hook.remove_subscribers(self.group_id, numbers)

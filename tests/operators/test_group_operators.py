@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import json
-
 import pytest
 
 from airflow_provider_kaizala.exceptions import KaizalaNotFoundError, KaizalaValidationError
@@ -18,17 +15,7 @@ from airflow_provider_kaizala.operators.groups import (
     KaizalaRemoveSubGroupOperator,
 )
 from tests.conftest import Tenant
-
-_numbers = itertools.count(1)
-
-
-def new_phone() -> str:
-    """A valid number outside the emulator's synthetic range, unique in this module."""
-    return f"+91901{next(_numbers):07d}"
-
-
-def conn_id(tenant: Tenant) -> str:
-    return tenant.hook().kaizala_conn_id
+from tests.operators.conftest import conn_id, new_phone, run
 
 
 def admin_group(tenant: Tenant, group_id: str) -> dict:
@@ -43,12 +30,6 @@ def visible_groups(tenant: Tenant) -> dict[str, dict]:
         for g in tenant.emulator.admin.groups()
         if any(m["mobileNumber"] == phone for m in tenant.emulator.admin.members(g["groupId"]))
     }
-
-
-def run(op):
-    result = op.execute(context={})
-    json.dumps(result)
-    return result
 
 
 def test_create_group_with_members(tenant):

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import struct
-import zlib
 
 import pytest
 from airflow.sdk import ObjectStoragePath
@@ -17,30 +14,7 @@ from airflow_provider_kaizala.operators.media import (
     resource_kind,
 )
 from tests.conftest import Tenant
-
-
-def png(width: int = 3, height: int = 2) -> bytes:
-    """A real, tiny RGB PNG."""
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    rows = b"".join(b"\x00" + b"\x10\x80\xf0" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-
-
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-
-
-def conn_id(tenant: Tenant) -> str:
-    return tenant.hook().kaizala_conn_id
-
-
-def run(op):
-    result = op.execute(context={})
-    json.dumps(result)
-    return result
+from tests.operators.conftest import PDF, conn_id, png, run
 
 
 def uploads(tenant: Tenant) -> list[dict]:

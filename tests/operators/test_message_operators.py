@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from airflow_provider_kaizala.exceptions import KaizalaBadRequestError, KaizalaValidationError
 from airflow_provider_kaizala.operators.messages import KaizalaSendMessageOperator
 from tests.conftest import Tenant
-
-
-def conn_id(tenant: Tenant) -> str:
-    return tenant.hook().kaizala_conn_id
-
-
-def run(op):
-    result = op.execute(context={})
-    json.dumps(result)
-    return result
+from tests.operators.conftest import conn_id, run
 
 
 def sent(tenant: Tenant, group_id: str) -> list[tuple]:

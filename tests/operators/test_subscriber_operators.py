@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 
@@ -18,32 +17,12 @@ from airflow_provider_kaizala.operators.subscribers import (
     summarise_outcomes,
 )
 from tests.conftest import Tenant
-
-_numbers = itertools.count(1)
-
-
-def new_phone() -> str:
-    """A valid number outside the emulator's synthetic range (so never already subscribed)."""
-    return f"+91903{next(_numbers):07d}"
-
-
-def conn_id(tenant: Tenant) -> str:
-    return tenant.hook().kaizala_conn_id
+from tests.operators.conftest import calls_to, conn_id, new_phone, run
 
 
 def subscribers(tenant: Tenant) -> dict[str, str]:
     """Ground truth: the emulator's subscribers of the public group, phone -> user id."""
     return {s["mobileNumber"]: s["id"] for s in tenant.emulator.admin.subscribers(tenant.public_group_id)}
-
-
-def run(op):
-    result = op.execute(context={})
-    json.dumps(result)
-    return result
-
-
-def resource_calls(tenant: Tenant, method: str, suffix: str) -> list[dict]:
-    return [c for c in tenant.calls() if c["method"] == method and c["path"].endswith(suffix)]
 
 
 def unprovisioned(phones) -> int:
@@ -65,7 +44,7 @@ def test_list_subscribers_returns_counts_only_by_default(tenant):
         "unprovisioned": unprovisioned(truth),
         "pages": math.ceil(237 / 50),
     }
-    assert len(resource_calls(tenant, "POST", "/subscribers")) == 5
+    assert len(calls_to(tenant, "POST", "/subscribers")) == 5
 
 
 def test_list_subscribers_writes_json_lines(tenant, tmp_path):
@@ -185,7 +164,7 @@ def test_add_more_than_100_subscribers_is_split_into_batches(tenant):
         )
     )
     assert result == {"groupId": tenant.public_group_id, "requested": 230, "changed": 230, "unchanged": 0, "failed": {}}
-    puts = resource_calls(tenant, "PUT", "/subscribers/add")
+    puts = calls_to(tenant, "PUT", "/subscribers/add")
     assert len(puts) == 3
     assert set(fresh) <= set(subscribers(tenant))
     assert len(subscribers(tenant)) == 237 + 230
@@ -200,7 +179,7 @@ def test_remove_more_than_100_subscribers_is_split_into_batches(tenant):
         )
     )
     assert result["changed"] == 201
-    assert len(resource_calls(tenant, "PUT", "/subscribers/remove")) == 3
+    assert len(calls_to(tenant, "PUT", "/subscribers/remove")) == 3
     after = subscribers(tenant)
     assert set(after) == set(before) - set(doomed)
     assert len(after) == 36

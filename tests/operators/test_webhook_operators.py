@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
-from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -19,68 +15,9 @@ from airflow_provider_kaizala.operators.webhooks import (
     KaizalaUpdateWebhookOperator,
 )
 from tests.conftest import Tenant
+from tests.operators.conftest import Receiver, conn_id, run
 
 TOKEN = "s3cr3t-callback-token-7f1e"
-
-
-class Receiver:
-    """A tiny webhook receiver: echoes ``validationToken`` on GET, records every POST (headers and JSON)."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[dict[str, str], dict]] = []
-        self.validations = 0
-        self.echo = True
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                receiver.validations += 1
-                token = parse_qs(urlsplit(self.path).query).get("validationToken", [""])[0]
-                body = (token if receiver.echo else "nope").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.events.append(({k.lower(): v for k, v in self.headers.items()}, json.loads(data)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/kaizala/events"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
-
-    def wait(self, count: int, timeout: float = 10.0) -> list[tuple[dict[str, str], dict]]:
-        deadline = time.monotonic() + timeout
-        while len(self.events) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return list(self.events)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-    rec.thread.start()
-    yield rec
-    rec.server.shutdown()
-    rec.server.server_close()
-
-
-def conn_id(tenant: Tenant) -> str:
-    return tenant.hook().kaizala_conn_id
-
-
-def run(op):
-    result = op.execute(context={})
-    json.dumps(result)
-    return result
 
 
 def registered(tenant: Tenant) -> dict[str, dict]:
