@@ -3,60 +3,85 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-MAX_BODY = 1024 * 1024
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    413: "Payload Too Large",
-}
+from airflow_provider_kaizala.exceptions import KaizalaException, KaizalaValidationError
+
+#: Accepted events waiting for the triggerer; beyond this a delivery is answered 503 and Kaizala retries it.
+MAX_PENDING_EVENTS = 1000
+
+
+@dataclass(frozen=True)
+class WebhookLimits:
+    """The receiver's limits (described in :mod:`airflow_provider_kaizala.triggers.webhook_app`)."""
+
+    request_timeout: float = 10.0
+    max_body_bytes: int = 1024 * 1024
+    max_connections: int = 32
+
+    def __post_init__(self) -> None:
+        if not self.request_timeout > 0:
+            raise KaizalaValidationError(
+                f"request_timeout must be a positive number of seconds, got {self.request_timeout!r}"
+            )
+        if self.max_body_bytes < 1:
+            raise KaizalaValidationError(f"max_body_bytes must be at least 1, got {self.max_body_bytes!r}")
+        if self.max_connections < 2:
+            raise KaizalaValidationError(f"max_connections must be at least 2, got {self.max_connections!r}")
 
 
 class KaizalaWebhookTrigger(BaseEventTrigger):
     """A webhook receiver for Airflow 3's ``AssetWatcher``: each new Kaizala event becomes an asset event.
 
-    It listens on ``host:port`` at ``path`` and:
+    It serves ``host:port`` at ``path`` with uvicorn (h11) and Starlette inside the triggerer's event loop, and:
 
     * answers Kaizala's registration handshake (``GET ?validationToken=...`` echoed as plain text);
-    * accepts a delivery (``POST``) only with the right ``kz-callback-token`` header (HTTP 401 otherwise);
+    * accepts a delivery (``POST``) only with the right ``kz-callback-token`` header, checked in constant
+      time before any body byte is read (HTTP 401 otherwise);
     * de-duplicates Kaizala's at-least-once deliveries by ``eventId`` (the last ``dedupe_size`` ids);
     * emits each new event whose type (and object) matches the filters.
 
+    It fails closed: it refuses to start while the Variable ``callback_token_variable`` is missing or empty.
+    The limits (head size and header count, body cap, JSON depth, per-request deadline, open connections)
+    are described in :mod:`airflow_provider_kaizala.triggers.webhook_app`.
+
     The callback token is a secret, so the trigger's kwargs name the Airflow Variable holding it, never the
-    token itself. Kaizala calls only https URLs: put the receiver behind your ingress or a TLS-terminating
-    proxy. Ids seen before a triggerer restart are forgotten, so a delivery retried across a restart can
-    come through once more; tasks should treat ``eventId`` as an idempotency key.
+    token itself. It is read once, when the trigger starts. Kaizala calls only https URLs: the receiver
+    listens on loopback by default, behind your ingress or TLS-terminating proxy on the same host; pass
+    ``host="0.0.0.0"`` (or an interface address) when the proxy reaches the triggerer over the network.
+    Ids seen before a triggerer restart are forgotten, so a delivery retried across a restart can come
+    through once more; tasks should treat ``eventId`` as an idempotency key.
 
     :param port: port to listen on.
-    :param host: interface to listen on (default all).
+    :param host: interface to listen on (default ``127.0.0.1``: loopback only).
     :param path: URL path of the callback.
     :param event_types: only these event types (default: all).
     :param object_id: only events of this group, action or package (default: all).
     :param callback_token_variable: the Airflow Variable holding the ``callBackToken`` registered with Kaizala.
     :param dedupe_size: how many recent event ids are remembered.
+    :param request_timeout: seconds a connection may take, from accept to the end of the answer.
+    :param max_body_bytes: largest delivery body (HTTP 413 above it).
+    :param max_connections: most connections open at once.
     """
 
     def __init__(
         self,
         *,
         port: int,
-        host: str = "0.0.0.0",
+        host: str = "127.0.0.1",
         path: str = "/kaizala/webhook",
         event_types: Sequence[str] | None = None,
         object_id: str | None = None,
         callback_token_variable: str = "kaizala_webhook_callback_token",
         dedupe_size: int = 10000,
+        request_timeout: float = 10.0,
+        max_body_bytes: int = 1024 * 1024,
+        max_connections: int = 32,
     ) -> None:
         super().__init__()
         self.port = int(port)
@@ -66,6 +91,11 @@ class KaizalaWebhookTrigger(BaseEventTrigger):
         self.object_id = object_id
         self.callback_token_variable = callback_token_variable
         self.dedupe_size = int(dedupe_size)
+        self.limits = WebhookLimits(
+            request_timeout=float(request_timeout),
+            max_body_bytes=int(max_body_bytes),
+            max_connections=int(max_connections),
+        )
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """The class path and JSON kwargs (no secret: only the Variable's name)."""
@@ -79,89 +109,83 @@ class KaizalaWebhookTrigger(BaseEventTrigger):
                 "object_id": self.object_id,
                 "callback_token_variable": self.callback_token_variable,
                 "dedupe_size": self.dedupe_size,
+                "request_timeout": self.limits.request_timeout,
+                "max_body_bytes": self.limits.max_body_bytes,
+                "max_connections": self.limits.max_connections,
             },
         )
 
     async def _token(self) -> str:
+        """The callback token; a clear error (never the value) when the Variable is missing or empty."""
         from airflow.sdk import Variable
 
-        token = await asyncio.to_thread(Variable.get, self.callback_token_variable)
+        token = await asyncio.to_thread(Variable.get, self.callback_token_variable, default=None)
+        if token is None or not str(token).strip():
+            state = "is not set" if token is None else "is empty"
+            raise KaizalaException(
+                f"KaizalaWebhookTrigger refuses to start: the Airflow Variable '{self.callback_token_variable}' "
+                f"{state}, and without a callback token anyone who reaches the port could trigger DAGs. Set it "
+                "to the callBackToken registered with Kaizala (KaizalaCreateWebhookOperator's callback_token), "
+                f"e.g. `airflow variables set {self.callback_token_variable} <token>` or the environment "
+                f"variable AIRFLOW_VAR_{self.callback_token_variable.upper()}, then restart the trigger."
+            )
         return str(token)
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Serve until cancelled, yielding one event per new delivery."""
-        expected = await self._token()
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        seen: OrderedDict[str, None] = OrderedDict()
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                status, body = await self._answer(reader, expected, seen, queue)
-            except (asyncio.IncompleteReadError, ConnectionError, ValueError, asyncio.LimitOverrunError):
-                status, body = 400, "bad request"
-            payload = body.encode()
-            writer.write(
-                f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
-                + payload
-            )
-            try:
-                await writer.drain()
-            finally:
-                writer.close()
-
-        server = await asyncio.start_server(handle, self.host, self.port)
-        self.log.info("Listening for Kaizala webhook deliveries on %s:%d%s.", self.host, self.port, self.path)
-        try:
-            while True:
-                yield TriggerEvent(await queue.get())
-        finally:
-            server.close()
-            await server.wait_closed()
-
-    async def _answer(
-        self,
-        reader: asyncio.StreamReader,
-        expected: str,
-        seen: OrderedDict[str, None],
-        queue: asyncio.Queue[dict[str, Any]],
-    ) -> tuple[int, str]:
-        request_line = (await asyncio.wait_for(reader.readline(), 10)).decode("latin-1").strip()
-        method, target, _ = request_line.split(" ", 2)
-        headers: dict[str, str] = {}
-        while True:
-            line = (await asyncio.wait_for(reader.readline(), 10)).decode("latin-1").strip()
-            if not line:
-                break
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        url = urlsplit(target)
-        if url.path.rstrip("/") != self.path.rstrip("/"):
-            return 404, "not found"
-        if method == "GET":
-            token = parse_qs(url.query).get("validationToken")
-            return (200, token[0]) if token else (400, "validationToken missing")
-        if method != "POST":
-            return 405, "method not allowed"
-        length = int(headers.get("content-length", "0"))
-        if length > MAX_BODY:
-            return 413, "too large"
-        body = await asyncio.wait_for(reader.readexactly(length), 30)
-        if not hmac.compare_digest(headers.get("kz-callback-token", "").encode(), expected.encode()):
-            self.log.warning("Rejected a webhook delivery with a wrong kz-callback-token.")
-            return 401, "wrong callback token"
-        event = json.loads(body)
-        if not isinstance(event, dict) or not event.get("eventId"):
-            return 400, "not a Kaizala event"
+    def _accept(self, event: dict[str, Any], seen: OrderedDict[str, None], queue: asyncio.Queue[Any]) -> str:
+        """De-duplicate and filter one parsed delivery; queue it when it is new and wanted."""
         event_id = str(event["eventId"])
         if event_id in seen:
-            return 200, "duplicate"
+            return "duplicate"
+        wrong_type = bool(self.event_types) and event.get("eventType") not in (self.event_types or ())
+        if wrong_type or (self.object_id and event.get("objectId") != self.object_id):
+            outcome = "ignored"
+        else:
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                return "busy"  # not remembered: Kaizala's retry is accepted once there is room
+            outcome = "ok"
         seen[event_id] = None
         while len(seen) > self.dedupe_size:
             seen.popitem(last=False)
-        if self.event_types and event.get("eventType") not in self.event_types:
-            return 200, "ignored"
-        if self.object_id and event.get("objectId") != self.object_id:
-            return 200, "ignored"
-        await queue.put(event)
-        return 200, "ok"
+        return outcome
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Serve until cancelled, yielding one event per new delivery."""
+        from airflow_provider_kaizala.triggers.webhook_app import WebhookApp, WebhookServer
+
+        token = await self._token()
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=MAX_PENDING_EVENTS)
+        seen: OrderedDict[str, None] = OrderedDict()
+        app = WebhookApp(
+            path=self.path,
+            token=token,
+            deliver=lambda event: self._accept(event, seen, queue),
+            limits=self.limits,
+            log=self.log,
+        )
+        server = WebhookServer(app, self.host, self.port, self.limits)
+        try:
+            await server.start()
+        except OSError as exc:
+            raise KaizalaException(
+                f"KaizalaWebhookTrigger cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from exc
+        self.log.info("Listening for Kaizala webhook deliveries on %s:%d%s.", self.host, self.port, self.path)
+        assert server.task is not None
+        next_event: asyncio.Task[dict[str, Any]] | None = None
+        try:
+            while True:
+                next_event = asyncio.ensure_future(queue.get())
+                await asyncio.wait({next_event, server.task}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_event.done():
+                    error = None if server.task.cancelled() else server.task.exception()
+                    raise KaizalaException(
+                        f"KaizalaWebhookTrigger's server on {self.host}:{self.port} stopped unexpectedly"
+                        + (f": {type(error).__name__}: {error}" if error else "")
+                    )
+                yield TriggerEvent(next_event.result())
+        finally:
+            if next_event is not None:
+                next_event.cancel()
+            await server.stop()

@@ -25,7 +25,7 @@ def free_port() -> int:
 @pytest.fixture
 def trigger(monkeypatch) -> KaizalaWebhookTrigger:
     monkeypatch.setenv("AIRFLOW_VAR_KAIZALA_WEBHOOK_CALLBACK_TOKEN", TOKEN)
-    return KaizalaWebhookTrigger(host="127.0.0.1", port=free_port(), event_types=["TextMessageCreated", "MemberAdded"])
+    return KaizalaWebhookTrigger(port=free_port(), event_types=["TextMessageCreated", "MemberAdded"])
 
 
 async def wait_listening(port: int) -> None:
@@ -82,6 +82,29 @@ def test_emulator_validates_and_delivers_once_per_event(tenant, trigger):
     assert len({e["eventId"] for e in events}) == 2
     deliveries = [d for d in tenant.emulator.admin.deliveries() if d.get("status") == 200]
     assert len(deliveries) > 2  # duplicates were delivered, and dropped by the trigger
+
+
+def test_member_added_and_removed_events_of_a_group(tenant, monkeypatch):
+    """The event-driven path for group members: MemberAdded / MemberRemoved deliveries become trigger events."""
+    monkeypatch.setenv("AIRFLOW_VAR_KAIZALA_WEBHOOK_CALLBACK_TOKEN", TOKEN)
+    trigger = KaizalaWebhookTrigger(
+        port=free_port(), event_types=["MemberAdded", "MemberRemoved"], object_id=tenant.group_id
+    )
+    hook = tenant.hook()
+    newcomer = "+919812340077"
+
+    def scenario(url: str) -> None:
+        hook.create_webhook(tenant.group_id, ["MemberAdded", "MemberRemoved"], url, callback_token=TOKEN)
+        hook.add_members(tenant.group_id, [newcomer])
+        member = next(m for m in hook.list_members(tenant.group_id) if m["mobileNumber"] == newcomer)
+        hook.remove_member(tenant.group_id, member["id"])
+
+    events = collect(trigger, scenario, count=2)
+    assert [(e["eventType"], e["data"]["member"]) for e in events] == [
+        ("MemberAdded", newcomer),
+        ("MemberRemoved", newcomer),
+    ]
+    assert {e["objectId"] for e in events} == {tenant.group_id}
 
 
 def test_wrong_callback_token_and_other_paths_are_rejected(trigger):
