@@ -26,7 +26,7 @@ from airflow_provider_kaizala.emulator.wire import (
     parse_int,
     parse_iso,
     parse_number,
-    parse_phone_list,
+    parse_phone_batch,
 )
 
 ACTION_TYPES = {
@@ -183,9 +183,12 @@ def _job(req: Request, body: dict[str, Any], now: int) -> dict[str, Any]:
     if not isinstance(assigned, list) or not assigned:
         raise bad_request("Parameter actionBody.assignedTo is required and must be a non-empty array of phone numbers")
     hours = _hours(body, "duedate", "actionBody.dueDate", DEFAULT_DUE_HOURS)
+    assignees, _invalid = parse_phone_batch(assigned, "actionBody.assignedTo")
+    if not assignees:  # numbers that are not valid are left out; a job needs someone to do it
+        raise bad_request("Parameter actionBody.assignedTo has no valid phone number")
     out = {
         "title": title,
-        "assignedTo": parse_phone_list(assigned, "actionBody.assignedTo"),
+        "assignedTo": assignees,
         "dueDate": iso_ms(now + hours * HOUR_MS),
         "dueDateMs": now + hours * HOUR_MS,
     }
@@ -310,8 +313,8 @@ def post_action(req: Request) -> Reply:
         raise bad_request("Parameter actionBody is required and must be an object")
     action_body = ci_deep(raw)
     to_all = parse_bool(body.get("sendtoallsubscribers"), "sendToAllSubscribers")
-    targets = parse_phone_list(body.get("subscribers"), "subscribers")
-    if (to_all or targets) and not group.is_public:
+    targets, invalid = parse_phone_batch(body.get("subscribers"), "subscribers")  # invalid ones: not delivered
+    if (to_all or targets or invalid) and not group.is_public:
         raise bad_request("sendToAllSubscribers and subscribers are only allowed on public groups (ConnectGroup)")
     if to_all:
         require_admin(req, group)
@@ -342,6 +345,8 @@ def post_action(req: Request) -> Reply:
     )
     state.actions[action.action_id] = action
     _emit_created(req, action)
+    if kind in media_mod.MEDIA_TYPES and not req.app.faults.config.extensions:
+        return Reply({"referenceId": action.reference_id})  # media actions: "referenceId only in sample"
     return Reply({"referenceId": action.reference_id, "actionId": action.action_id})
 
 
@@ -465,18 +470,19 @@ def job_completed(action: Action) -> bool:
     return all(p in done for p in action.body["assignedTo"])
 
 
-def _item(action: Action) -> dict[str, Any]:
+def _item(action: Action, extensions: bool) -> dict[str, Any]:
     item: dict[str, Any] = {
         "referenceId": action.reference_id,
-        "actionId": action.action_id,
         "actionType": action.action_type,
         "sender": action.sender,
         "sentAt": iso_ms(action.sent_ms),
-        "sentAtMs": action.sent_ms,
         "actionBody": list_body(action),
     }
-    if action.package_id is not None:
+    if action.package_id is not None:  # custom actions: which package (listed by its ``id``)
         item["actionPackageId"] = action.package_id
+    if extensions:  # undocumented conveniences, only with the extensions switch
+        item["actionId"] = action.action_id
+        item["sentAtMs"] = action.sent_ms
     return item
 
 
@@ -506,7 +512,9 @@ def list_actions(req: Request) -> Reply:
     ]
     matching.sort(key=lambda a: a.sent_ms)
     page = matching[:count]
-    return Reply({"actions": [_item(a) for a in page], "hasMore": len(matching) > count})
+    extensions = req.app.faults.config.extensions
+    # "hasMore is true when the page filled up to count" (also on an exactly full last page)
+    return Reply({"actions": [_item(a, extensions) for a in page], "hasMore": len(page) == count})
 
 
 def get_action(req: Request) -> Reply:
@@ -564,7 +572,7 @@ def find_action(req: Request, group_id: str, action_id: str) -> Action:
 def response_block(action: Action, r: ActionResponse, *, is_update: bool = False) -> dict[str, Any]:
     """A survey-style response (the ``SurveyResponse`` event fields, §7.3)."""
     anonymous = bool(action.body.get("isAnonymous"))
-    questions = _questions_of(action)
+    questions = _questions_of(action) or [_free_question(a) for a in r.answers or []]
     blocks = []
     for question, answer in zip(questions, r.answers or [], strict=False):
         block = {"title": question["title"], "type": question["type"], "options": question["options"]}
@@ -593,12 +601,35 @@ def response_block(action: Action, r: ActionResponse, *, is_update: bool = False
     return out
 
 
+def _free_question(answer: Any) -> dict[str, Any]:
+    """The question block of an answer to a custom package whose questions the emulator does not know."""
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, list, dict)):
+        qtype = "Text"
+    elif isinstance(answer, list):
+        qtype = "MultiOption"
+    elif isinstance(answer, dict):
+        qtype = "Location"
+    else:
+        qtype = "Numeric"
+    return {"title": "", "type": qtype, "options": []}
+
+
 # -- AC4 ----------------------------------------------------------------------------------------------
-def _answer(question: dict[str, Any], value: Any, name: str) -> Any:
+def _media_answer(req: Request, resources: list[str], name: str) -> list[dict[str, str]]:
+    """Image/AttachmentList answers as documented in responses: ``[{"mediaUrl", "mediaFileName"}]``."""
+    files = [f for i, r in enumerate(resources) for f in media_mod.lookup(req, r, f"{name}[{i}]").files]
+    return [{"mediaUrl": f.url, "mediaFileName": f.name} for f in files]
+
+
+def _answer(req: Request, question: dict[str, Any], value: Any, name: str) -> Any:
     qtype = question["type"]
     if value is None and question.get("isInvisible"):
         return None
-    if qtype in ("SingleOption", "Text", "Image"):
+    if qtype == "Image":  # "Image answer = a mediaResource"
+        if not isinstance(value, str):
+            raise bad_request(f"Parameter {name} must be a mediaResource string for an Image question")
+        return _media_answer(req, [value], name)
+    if qtype in ("SingleOption", "Text"):
         if not isinstance(value, str):
             raise bad_request(f"Parameter {name} must be a string for a {qtype} question")
         if qtype == "SingleOption" and value not in {o["title"] for o in question["options"]}:
@@ -612,7 +643,8 @@ def _answer(question: dict[str, Any], value: Any, name: str) -> Any:
             bad = [v for v in value if v not in titles]
             if bad:
                 raise bad_request(f"Parameter {name} has values that are not option titles: {bad}")
-        return value
+            return value
+        return _media_answer(req, value, name)
     if qtype == "Numeric":
         return parse_number(value, name)
     if qtype in ("Date", "DateTime"):
@@ -638,7 +670,8 @@ def post_response(req: Request) -> Reply:
     action_type, package_id = _type_or_id(body, required=False)
     if action_type is not None and action_type != action.action_type:
         raise bad_request(f"Parameter actionType {action_type} does not match the action ({action.action_type})")
-    if package_id is not None and package_id != action.package_id:
+    # ``id`` is "ID associated with the Action Instance" in the Swagger: the package id or the action's own id
+    if package_id is not None and package_id not in (action.package_id, action.action_id):
         raise bad_request("Parameter id does not match the action's package id")
     if action.action_type not in RESPONDABLE:
         raise bad_request(f"A {action.action_type} action does not take responses")
@@ -668,13 +701,19 @@ def post_response(req: Request) -> Reply:
         answers = answers_body.get("answers")
         if not isinstance(answers, list):
             raise bad_request("Parameter actionBody.answers is required and must be an array")
-        if len(answers) != len(questions):
-            raise bad_request(
-                f"Parameter actionBody.answers must have one answer per question ({len(questions)}), got {len(answers)}"
-            )
-        response.answers = [
-            _answer(q, a, f"actionBody.answers[{i}]") for i, (q, a) in enumerate(zip(questions, answers, strict=True))
-        ]
+        if action.action_type == CUSTOM and not questions:
+            # The package defines the questions (the emulator does not know packages): answers are kept as given.
+            response.answers = list(answers)
+        else:
+            if len(answers) != len(questions):
+                raise bad_request(
+                    f"Parameter actionBody.answers must have one answer per question ({len(questions)}), "
+                    f"got {len(answers)}"
+                )
+            response.answers = [
+                _answer(req, q, a, f"actionBody.answers[{i}]")
+                for i, (q, a) in enumerate(zip(questions, answers, strict=True))
+            ]
         if answers_body.get("responsename") is not None:
             response.response_name = _opt_str(answers_body, "responsename", "actionBody.responseName")
         if answers_body.get("responselocation") is not None:

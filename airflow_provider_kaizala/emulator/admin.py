@@ -51,6 +51,19 @@ class EmulatorAdmin:
         """Keys: name, phone, tenantId, permissions, groupId (group token)."""
         return self._call("POST", "/connectors", json=kw)
 
+    def delete_connector(self, application_id: str) -> None:
+        """Delete a connector: its refresh tokens stop working and its access tokens are revoked."""
+        self._call("DELETE", f"/connectors/{application_id}")
+
+    def new_refresh_token(self, application_id: str) -> str:
+        """Generate a new refresh token (as the portal does); the connector's previous ones stop working."""
+        return str(self._call("POST", f"/connectors/{application_id}/refresh-token")["refreshToken"])
+
+    def pin(self, mobile_number: str, application_id: str) -> int:
+        """The PIN ``generatePin`` last sent to ``mobile_number`` for the connector (the emulator's SMS inbox)."""
+        params = {"mobileNumber": mobile_number, "applicationId": application_id}
+        return int(self._call("GET", "/pins", params=params)["pin"])
+
     def create_group(self, **kw: Any) -> str:
         """Keys: name, groupType, members, admins, subscriberCount, subscribers, unprovisioned, parentId."""
         return str(self._call("POST", "/groups", json=kw)["groupId"])

@@ -105,6 +105,37 @@ def create_connector(req: Request) -> Reply:
     return Reply(connector_json(app, conn.application_id, refresh))
 
 
+def delete_connector(req: Request) -> Reply:
+    """Delete a connector (as on the portal): its refresh tokens stop working, its access tokens are revoked."""
+    state = req.app.state
+    app_id = req.params["applicationId"]
+    if app_id not in state.connectors:
+        raise not_found(f"Connector {app_id} not found")
+    state.delete_connector(app_id)
+    return Reply({"result": True})
+
+
+def new_refresh_token(req: Request) -> Reply:
+    """Generate a new refresh token for a connector (as on the portal); its previous ones stop working."""
+    state = req.app.state
+    app_id = req.params["applicationId"]
+    if app_id not in state.connectors:
+        raise not_found(f"Connector {app_id} not found")
+    return Reply({"refreshToken": state.issue_refresh_token(app_id, replace=True)})
+
+
+def get_pins(req: Request) -> Reply:
+    """The emulator's SMS inbox: the live PIN sent by ``generatePin`` to a number for a connector."""
+    q = req.query
+    phone, app_id = q.get("mobilenumber"), q.get("applicationid")
+    if not phone or not app_id:
+        raise bad_request("Query parameters mobileNumber and applicationId are required")
+    pin = req.app.state.pins.get((app_id, parse_phone(phone)))
+    if pin is None or pin.expiry <= req.app.state.clock.now():
+        raise not_found("No PIN was sent to this number for this connector")
+    return Reply({"pin": pin.pin, "expiry": int(pin.expiry * 1000)})
+
+
 def connector_json(app: EmulatorApp, app_id: str, refresh: str) -> dict[str, Any]:
     conn = app.state.connectors[app_id]
     return {
@@ -313,6 +344,9 @@ def register(router: Router) -> None:
     router.add("POST", "/_emulator/expire-tokens", expire_tokens, kind=admin)
     router.add("POST", "/_emulator/clock", clock, kind=admin)
     router.add("POST", "/_emulator/connectors", create_connector, kind=admin)
+    router.add("DELETE", "/_emulator/connectors/{applicationId}", delete_connector, kind=admin)
+    router.add("POST", "/_emulator/connectors/{applicationId}/refresh-token", new_refresh_token, kind=admin)
+    router.add("GET", "/_emulator/pins", get_pins, kind=admin)
     router.add("POST", "/_emulator/groups", create_group, kind=admin)
     router.add("GET", "/_emulator/groups", list_groups, kind=admin)
     router.add("GET", "/_emulator/groups/{groupId}/members", group_members, kind=admin)

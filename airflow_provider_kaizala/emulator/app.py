@@ -44,6 +44,7 @@ from airflow_provider_kaizala.emulator.wire import (
     Reply,
     Request,
     encode_json,
+    is_json_content_type,
 )
 
 log = logging.getLogger("kaizala.emulator")
@@ -244,6 +245,7 @@ class EmulatorApp:
             req.params = params
             if route.kind == "resource":
                 conn = self._authorise(req, route.permission)
+                self._check_content_type(req, route.body)
                 actor = CURRENT_ACTOR.set(conn.phone)
                 try:
                     reply = await _complete(route.handler(req))
@@ -251,6 +253,7 @@ class EmulatorApp:
                     CURRENT_ACTOR.reset(actor)
                 self._after_resource_call(conn)
             else:
+                self._check_content_type(req, route.body)
                 reply = await _complete(route.handler(req))
             status, body, headers = reply.status, reply.body, reply.headers
         except ApiError as err:
@@ -304,6 +307,13 @@ class EmulatorApp:
         if permission is not None and permission not in conn.permissions:
             raise ApiError(403, f"Connector does not have the permission {permission}")
         return conn
+
+    @staticmethod
+    def _check_content_type(req: Request, body: str | None) -> None:
+        """415 when a JSON route gets a body without a ``Content-Type`` or with a non-JSON one (required on POST/PUT by
+        the docs; a POST whose fields are all optional may come without a body, and then needs none)."""
+        if body == "json" and req.raw_body.strip() and not is_json_content_type(req.headers.get("content-type")):
+            raise ApiError(415, "Content-Type must be application/json")
 
     def _after_resource_call(self, conn: Connector) -> None:
         cfg = self.faults.config

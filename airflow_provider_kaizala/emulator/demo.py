@@ -6,7 +6,7 @@ import json
 import random
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_kaizala.emulator.state import Action, ActionResponse, Group, State
+from airflow_provider_kaizala.emulator.state import Action, ActionResponse, Connector, Group, State
 from airflow_provider_kaizala.emulator.wire import iso_ms
 
 if TYPE_CHECKING:
@@ -37,6 +37,21 @@ def airflow_conn(url: str, app_id: str, secret: str, refresh: str) -> dict[str, 
         "password": secret,
         "extra": {"refresh_token": refresh, "allowed_hosts": "127.0.0.1"},
     }
+
+
+def demo_connector(app: EmulatorApp) -> tuple[Connector, str]:
+    """The demo connector and a live refresh token: the one kept by ``--state-file`` if there is one, else new."""
+    state = app.state
+    for app_id in state.kept_connectors:
+        conn = state.connectors[app_id]
+        if (conn.name, conn.phone, conn.tenant_id, conn.group_id) == ("demo-connector", ADMIN_PHONE, TENANT_ID, None):
+            refresh = state.newest_refresh_token(conn.application_id)
+            if refresh is not None:
+                state.new_guid()  # the id a new connector would have taken: later ids stay as on a fresh start
+                return conn, refresh
+    return state.create_connector(
+        endpoint=app.urls["primary"], name="demo-connector", phone=ADMIN_PHONE, tenant_id=TENANT_ID
+    )
 
 
 def seed(app: EmulatorApp, subscribers: int = DEFAULT_SUBSCRIBERS) -> dict[str, Any]:
@@ -78,9 +93,7 @@ def seed(app: EmulatorApp, subscribers: int = DEFAULT_SUBSCRIBERS) -> dict[str, 
         welcome="Thanks for subscribing to Customer Updates.",
     )
     state.add_synthetic_subscribers(public, subscribers, random.Random(f"demo:{subscribers}"))
-    conn, refresh = state.create_connector(
-        endpoint=app.urls["primary"], name="demo-connector", phone=ADMIN_PHONE, tenant_id=TENANT_ID
-    )
+    conn, refresh = demo_connector(app)
     demo_actions = seed_actions(state, field)
     groups = {g.name: g.group_id for g in (field, north, south, delhi, managers, public)}
     return {

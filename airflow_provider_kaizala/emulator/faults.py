@@ -46,6 +46,7 @@ class FaultConfig:
     webhook_retries: int = 6  # retries after the first failed attempt, then the webhook is disabled
     webhook_retry_base: float = 0.2  # first retry delay in seconds; doubles each retry (real: ~2 days in total)
     webhook_duplicate_rate: float = 0.0  # probability that a delivered event is delivered once more (same eventId)
+    extensions: bool = False  # add the emulator's undocumented convenience fields (sentAtMs, ...) to answers
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,10 +105,14 @@ def _coerce(key: str, value: Any) -> Any:
             if not 0.0 <= v <= 1.0:
                 raise ValueError
             return v
-        if key == "throttle_auth":
+        if key in ("throttle_auth", "extensions"):
             if isinstance(value, str):
+                if value.lower() not in ("true", "false"):
+                    raise ValueError
                 return value.lower() == "true"
-            return bool(value)
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
         if key == "error_statuses":
             statuses = [int(s) for s in value]
             if not statuses or any(not 500 <= s <= 599 for s in statuses):

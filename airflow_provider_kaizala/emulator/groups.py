@@ -18,7 +18,7 @@ from airflow_provider_kaizala.emulator.wire import (
     bad_request,
     not_found,
     parse_bool,
-    parse_phone_list,
+    parse_phone_batch,
     require_str,
 )
 
@@ -88,41 +88,43 @@ def subgroup_item(state: State, group: Group, recurse: bool) -> dict[str, Any]:
     return item
 
 
-def _new_group(req: Request, body: dict[str, Any], name: str, parent: Group | None, add_caller: bool = True) -> Group:
+def _new_group(
+    req: Request, body: dict[str, Any], name: str, parent: Group | None, add_caller: bool = True
+) -> tuple[Group, bool]:
+    """The new group and whether every number of ``members`` was added (invalid numbers are left out)."""
     state = req.app.state
     conn = req.connector
     assert conn is not None
-    welcome = body.get("welcomemessage")
-    if welcome is not None and not isinstance(welcome, str):
-        raise bad_request("Parameter welcomeMessage must be a string")
-    members = parse_phone_list(body.get("members"), "members")
-    if len(members) > MAX_MEMBERS_AT_CREATION:
+    welcome = require_str(body, "welcomemessage", "welcomeMessage", allow_empty=True)
+    raw_members = body.get("members")
+    if isinstance(raw_members, list) and len(raw_members) > MAX_MEMBERS_AT_CREATION:
         raise bad_request(f"At most {MAX_MEMBERS_AT_CREATION} members can be added when creating a group")
+    members, invalid = parse_phone_batch(raw_members, "members")
     group_type = parse_group_type(body.get("grouptype"))
     image = body.get("groupimageurl") or ""
     admins = [conn.phone] if add_caller else []
-    return state.create_group(
+    group = state.create_group(
         name=name,
         group_type=group_type,
-        welcome_message=welcome or "",
+        welcome_message=welcome,
         members=members,
         admins=admins,
         parent_id=parent.group_id if parent else None,
         tenant_id=conn.tenant_id,
         image_url=image if isinstance(image, str) else "",
     )
+    return group, not invalid
 
 
 # -- G1-G3 ------------------------------------------------------------------------------------------
 def create_group(req: Request) -> Reply:
     body = req.json()
     name = require_str(body, "name", "name")
-    require_str(body, "welcomemessage", "welcomeMessage", allow_empty=True)
     conn = req.connector
     assert conn is not None
     parent = get_group(req, conn.group_id) if conn.group_id else None
-    group = _new_group(req, body, name, parent)
-    return Reply({"groupName": group.name, "groupId": group.group_id, "membersAdded": True})
+    group, all_added = _new_group(req, body, name, parent)
+    return Reply({"groupName": group.name, "groupId": group.group_id, "membersAdded": all_added})
 
 
 def list_groups(req: Request) -> Reply:
@@ -164,7 +166,7 @@ def create_subgroup(req: Request) -> Reply:
     if not isinstance(name, str) or not name.strip():
         raise bad_request("Parameter groupName is required and must be a string")
     add_caller = parse_bool(body.get("addusertogroup"), "addUserToGroup", default=True)
-    group = _new_group(req, body, name, parent, add_caller)
+    group, _all_added = _new_group(req, body, name, parent, add_caller)  # SG2 documents no per-number outcome
     return Reply({"groupId": group.group_id, "groupName": group.name})
 
 

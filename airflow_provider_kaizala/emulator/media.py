@@ -252,7 +252,7 @@ def admin_media_one(req: Request) -> Reply:
 
 
 def register(router: Router) -> None:
-    router.add("POST", "/v1/media", upload, permission="media.write")
-    router.add("POST", "/v1/media/url", upload_url, permission="media.write")
+    router.add("POST", "/v1/media", upload, permission="media.read", body="multipart")
+    router.add("POST", "/v1/media/url", upload_url, permission="media.read")
     router.add("GET", "/_emulator/media", admin_media, kind="admin")
     router.add("GET", "/_emulator/media/{fileId}", admin_media_one, kind="admin")

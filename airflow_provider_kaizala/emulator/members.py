@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow_provider_kaizala.emulator.access import get_group, require_admin
 from airflow_provider_kaizala.emulator.routing import Router
 from airflow_provider_kaizala.emulator.state import Group, Member, State, user_id
-from airflow_provider_kaizala.emulator.wire import Reply, Request, bad_request, not_found, parse_phone_list
+from airflow_provider_kaizala.emulator.wire import Reply, Request, bad_request, not_found, parse_phone_batch
 
 ROLES = {"admin": "Admin", "member": "Member"}
 
@@ -35,12 +35,13 @@ def list_members(req: Request) -> Reply:
 def add_members(req: Request) -> Reply:
     group = get_group(req, req.params["groupId"])
     require_admin(req, group)
-    phones = parse_phone_list(req.json().get("members"), "members")
-    if not phones:
+    raw = req.json().get("members")
+    if not isinstance(raw, list) or not raw:
         raise bad_request("Parameter members must be a non-empty array of phone numbers")
+    phones, invalid = parse_phone_batch(raw, "members")
     for phone in phones:
         group.members.setdefault(phone, Member(phone, "Member"))
-    return Reply({"result": True})
+    return Reply({"result": not invalid})  # "true only if all were added"; already a member counts as added
 
 
 def remove_member(req: Request) -> Reply:

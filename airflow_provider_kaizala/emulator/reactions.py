@@ -138,24 +138,26 @@ def details(req: Request) -> Reply:
         ),
         key=lambda r: r.ticks,
     )[:REACTION_PAGE]
+    extensions = req.app.faults.config.extensions
     out = []
     for r in items:
         item: dict[str, Any] = {
             "reactionId": r.reaction_id,
             "userId": user_id(r.user),
             "lastModifiedTime": ticks_to_ms(r.ticks),
-            "reactionType": r.reaction_type,
         }
-        if r.comment is not None:
-            item["comment"] = r.comment
+        if extensions:  # not in the documented item ("the comment text is not in the documented item")
+            item["reactionType"] = r.reaction_type
+            if r.comment is not None:
+                item["comment"] = r.comment
         out.append(item)
     return Reply({"cursor": items[-1].ticks if items else cursor, "reactionDetails": out})
 
 
 def register(router: Router) -> None:
-    router.add("POST", "/v1/groups/{groupId}/reaction", react, permission="reaction.write")
-    router.add("GET", "/v1/groups/{groupId}/reaction/summary", group_summary, permission="reaction.read")
+    router.add("POST", "/v1/groups/{groupId}/reaction", react, permission="action.write")
+    router.add("GET", "/v1/groups/{groupId}/reaction/summary", group_summary, permission="action.read")
     router.add(
-        "GET", "/v1/groups/{groupId}/reaction/{referenceId}/summary", reference_summary, permission="reaction.read"
+        "GET", "/v1/groups/{groupId}/reaction/{referenceId}/summary", reference_summary, permission="action.read"
     )
-    router.add("GET", "/v1/groups/{groupId}/reaction/{referenceId}", details, permission="reaction.read")
+    router.add("GET", "/v1/groups/{groupId}/reaction/{referenceId}", details, permission="action.read")

@@ -19,6 +19,7 @@ class Route:
     handler: Handler
     kind: str = "resource"
     permission: str | None = None
+    body: str | None = None  # "json" (Content-Type must announce JSON), "multipart" (checked by the handler), None
 
 
 class Router:
@@ -28,12 +29,23 @@ class Router:
         self._by_len: dict[int, list[Route]] = {}
 
     def add(
-        self, method: str, path: str, handler: Handler, *, kind: str = "resource", permission: str | None = None
+        self,
+        method: str,
+        path: str,
+        handler: Handler,
+        *,
+        kind: str = "resource",
+        permission: str | None = None,
+        body: str | None = None,
     ) -> None:
+        """Bind ``method`` + ``path``; POST/PUT routes take a JSON body unless ``body`` says otherwise."""
         if kind not in KINDS:
             raise ValueError(kind)
         pattern = tuple(s if s.startswith("{") else s.lower() for s in path.strip("/").split("/"))
-        route = Route(method.upper(), pattern, handler, kind, permission)
+        method = method.upper()
+        if body is None and method in ("POST", "PUT"):
+            body = "json"
+        route = Route(method, pattern, handler, kind, permission, body)
         self._by_len.setdefault(len(pattern), []).append(route)
 
     def match(self, method: str, segments: list[str]) -> tuple[Route | None, dict[str, str], bool]:

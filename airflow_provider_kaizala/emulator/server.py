@@ -18,6 +18,7 @@ import uvicorn
 
 from airflow_provider_kaizala.emulator.admin import EmulatorAdmin
 from airflow_provider_kaizala.emulator.app import EmulatorApp
+from airflow_provider_kaizala.emulator.credentials import CredentialStore
 from airflow_provider_kaizala.emulator.demo import DEFAULT_SUBSCRIBERS, airflow_conn
 from airflow_provider_kaizala.emulator.demo import seed as seed_demo
 from airflow_provider_kaizala.emulator.faults import FaultConfig
@@ -65,8 +66,9 @@ def build_faults(
 class KaizalaEmulator:
     """A running Kaizala emulator with two endpoints (``url`` primary, ``alt_url`` alternate) and an admin client.
 
-    ``seed="demo"`` creates the demo tenant (described in ``self.demo``); ``**faults`` are
-    :class:`~airflow_provider_kaizala.emulator.faults.FaultConfig` keys (``error_rate=0.1``, ``drop_phase="after"``...).
+    ``seed="demo"`` creates the demo tenant (described in ``self.demo``); ``state_file`` keeps connector credentials
+    across restarts (``--state-file``); ``**faults`` are :class:`~airflow_provider_kaizala.emulator.faults.FaultConfig`
+    keys (``error_rate=0.1``, ``drop_phase="after"``, ``extensions=True``...).
     """
 
     url: str
@@ -83,6 +85,7 @@ class KaizalaEmulator:
         throttle_limit: int = 100,
         throttle_window: float = 60.0,
         subprocess: bool = False,
+        state_file: Path | None = None,
         **faults: Any,
     ) -> None:
         if seed not in (None, "none", "demo"):
@@ -91,6 +94,7 @@ class KaizalaEmulator:
         self.seed = None if seed == "none" else seed
         self.demo_subscribers = demo_subscribers
         self.subprocess = subprocess
+        self.state_file = state_file
         self.config = build_faults(access_token_lifetime, throttle_limit, throttle_window, faults)
         self.demo: dict[str, Any] | None = None
         self.conn: dict[str, Any] | None = None
@@ -118,6 +122,8 @@ class KaizalaEmulator:
         p1, p2 = s1.getsockname()[1], s2.getsockname()[1]
         app.set_endpoints((self.host, p1), (self.host, p2))
         self.url, self.alt_url = app.urls["primary"], app.urls["alternate"]
+        if self.state_file is not None:
+            CredentialStore(self.state_file).attach(app.state, self.url)
         if self.seed == "demo":
             self.demo = seed_demo(app, self.demo_subscribers)
             self.conn = self.demo["conn"]
@@ -163,6 +169,8 @@ class KaizalaEmulator:
             "--demo-subscribers",
             str(self.demo_subscribers),
         ]
+        if self.state_file is not None:
+            cmd += ["--state-file", str(self.state_file)]
         for key, value in self.config.to_json().items():
             if value is None:
                 continue

@@ -26,7 +26,8 @@ import phonenumbers
 #: Namespace for deterministic user ids (``uuid5(USER_NS, "+91...")``).
 USER_NS = uuid.UUID("6f1c2d9e-3b7a-5c4d-8e2f-1a0b9c8d7e6f")
 
-#: Every permission (scope) the emulator knows; a connector gets all of them unless told otherwise.
+#: Every permission (scope) the emulator knows, in the order of the Swagger's ``grantedScope`` example (the
+#: documented grant); a connector gets all of them unless told otherwise.
 ALL_PERMISSIONS: tuple[str, ...] = (
     "groupinfo.read",
     "groupinfo.write",
@@ -36,22 +37,21 @@ ALL_PERMISSIONS: tuple[str, ...] = (
     "groupmember.write",
     "groupmember.remove",
     "textmessage.read",
-    "textmessage.write",
     "action.read",
     "action.write",
     "action.update",
     "profile.write",
     "media.read",
-    "media.write",
     "webhook.read",
     "webhook.write",
     "webhook.remove",
     "webhook.update",
-    "reaction.read",
-    "reaction.write",
 )
 
 REFRESH_TOKEN_LIFETIME = 365 * 86400.0
+#: Seconds a PIN sent by ``generatePin`` stays usable, and wrong PINs that void it.
+PIN_LIFETIME = 600.0
+PIN_ATTEMPTS = 5
 ROTATION_FRACTION = 0.9
 GROUP_TYPES = {"group": "Group", "connectgroup": "ConnectGroup"}
 
@@ -101,6 +101,18 @@ def normalise_phone(value: Any) -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidPhone(value)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def split_phones(values: Iterable[str]) -> tuple[list[str], list[str]]:
+    """``(valid E.164 numbers, the other strings)``, each de-duplicated in order: the per-number outcome of a batch."""
+    valid: dict[str, None] = {}
+    invalid: dict[str, None] = {}
+    for value in values:
+        try:
+            valid[normalise_phone(value)] = None
+        except InvalidPhone:
+            invalid[value] = None
+    return list(valid), list(invalid)
 
 
 def phone_int(e164: str) -> int:
@@ -298,6 +310,15 @@ class RefreshToken:
 
 
 @dataclass
+class Pin:
+    """A one-time PIN sent by ``generatePin`` (the emulator's "SMS", readable through the admin API)."""
+
+    pin: int
+    expiry: float
+    attempts: int = 0
+
+
+@dataclass
 class AccessToken:
     application_id: str
     expiry: float
@@ -492,6 +513,7 @@ class State:
         self.id_seed = id_seed
         self.clock = Clock()
         self.on_event: EventSink | None = None  # survives reset()
+        self.on_credentials: Callable[[], None] | None = None  # called when connectors/refresh tokens change
         self.reset()
 
     def reset(self) -> None:
@@ -501,6 +523,8 @@ class State:
         self.clock.offset = 0.0
         self.connectors: dict[str, Connector] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
+        self.pins: dict[tuple[str, str], Pin] = {}  # (applicationId, phone) -> the last PIN sent
+        self.kept_connectors: list[str] = []  # ids loaded from a --state-file (the demo seed reuses its own)
         self.access_tokens: dict[str, AccessToken] = {}
         self.revoked_tokens: dict[str, str] = {}  # revoked access token -> application id (for the call log)
         self.groups: dict[str, Group] = {}
@@ -512,6 +536,12 @@ class State:
         self.webhooks: dict[str, Webhook] = {}
         self.last_action_ms = 0
         self.last_ticks = 0
+        self.credentials_changed()
+
+    def credentials_changed(self) -> None:
+        """Tell the credential store (``--state-file``), if any, that connectors or refresh tokens changed."""
+        if getattr(self, "on_credentials", None) is not None:
+            self.on_credentials()  # type: ignore[misc]
 
     # -- events and monotonic stamps -------------------------------------------------------------------
     def emit(self, event_type: str, group_id: str, data: dict[str, Any], actor: str | None = None) -> None:
@@ -577,6 +607,8 @@ class State:
         group_id: str | None = None,
     ) -> tuple[Connector, str]:
         app_id = f"{self.new_guid()}@2"
+        while app_id in self.connectors:  # connectors loaded from a state file took ids of this sequence
+            app_id = f"{self.new_guid()}@2"
         conn = Connector(
             application_id=app_id,
             secret=new_secret("", 24),
@@ -590,11 +622,56 @@ class State:
         self.connectors[app_id] = conn
         return conn, self.issue_refresh_token(app_id)
 
-    def issue_refresh_token(self, app_id: str) -> str:
+    def issue_refresh_token(self, app_id: str, *, replace: bool = False) -> str:
+        """A new refresh token; ``replace`` invalidates the connector's others (a token *generated* anew, by the
+        portal or a PIN login; rotation by ``accessToken`` keeps the old one valid until it expires)."""
+        if replace:
+            for token in [t for t, rt in self.refresh_tokens.items() if rt.application_id == app_id]:
+                del self.refresh_tokens[token]
         token = new_secret("rt.", 32)
         now = self.clock.now()
         self.refresh_tokens[token] = RefreshToken(app_id, now, now + REFRESH_TOKEN_LIFETIME)
+        self.credentials_changed()
         return token
+
+    def newest_refresh_token(self, app_id: str) -> str | None:
+        """The most recently issued refresh token of a connector that has not expired."""
+        now = self.clock.now()
+        live = [
+            (rt.issued, t) for t, rt in self.refresh_tokens.items() if rt.application_id == app_id and rt.expiry > now
+        ]
+        return max(live)[1] if live else None
+
+    def delete_connector(self, app_id: str) -> None:
+        """Remove a connector: its refresh tokens stop working and its access tokens are revoked."""
+        self.expire_access_tokens(app_id)
+        for token in [t for t, rt in self.refresh_tokens.items() if rt.application_id == app_id]:
+            del self.refresh_tokens[token]
+        for key in [k for k in self.pins if k[0] == app_id]:
+            del self.pins[key]
+        del self.connectors[app_id]
+        if app_id in self.kept_connectors:
+            self.kept_connectors.remove(app_id)
+        self.credentials_changed()
+
+    def send_pin(self, app_id: str, phone: str) -> Pin:
+        """Create the one-time PIN ``generatePin`` sends (a new one replaces the previous)."""
+        pin = Pin(secrets.randbelow(9000) + 1000, self.clock.now() + PIN_LIFETIME)
+        self.pins[(app_id, phone)] = pin
+        return pin
+
+    def use_pin(self, app_id: str, phone: str, value: int) -> bool:
+        """Whether ``value`` is the live PIN of (connector, phone); a right PIN is used up, wrong ones count."""
+        pin = self.pins.get((app_id, phone))
+        if pin is None or pin.expiry <= self.clock.now():
+            return False
+        if secrets.compare_digest(str(pin.pin), str(value)):
+            del self.pins[(app_id, phone)]
+            return True
+        pin.attempts += 1
+        if pin.attempts >= PIN_ATTEMPTS:
+            del self.pins[(app_id, phone)]
+        return False
 
     def issue_access_token(self, app_id: str, lifetime: float) -> tuple[str, AccessToken]:
         token = new_secret("at.", 32)

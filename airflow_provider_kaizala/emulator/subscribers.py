@@ -19,7 +19,14 @@ from airflow_provider_kaizala.emulator.state import (
     phone_int,
     user_id_and_provisioned,
 )
-from airflow_provider_kaizala.emulator.wire import Reply, Request, bad_request, parse_int, parse_phone_list
+from airflow_provider_kaizala.emulator.wire import (
+    REASON_INVALID_PHONE,
+    Reply,
+    Request,
+    bad_request,
+    parse_int,
+    parse_phone_batch,
+)
 
 PAGE_MAX = 50
 
@@ -71,10 +78,12 @@ def list_subscribers(req: Request) -> Reply:
 def _change(req: Request, adding: bool) -> Reply:
     group = public_group(req)
     require_admin(req, group)
-    phones = parse_phone_list(req.json().get("subscribers"), "subscribers")
-    if not phones:
+    raw = req.json().get("subscribers")
+    if not isinstance(raw, list) or not raw:
         raise bad_request("Parameter subscribers must be a non-empty array of phone numbers")
-    result: dict[str, dict[str, Any]] = {}
+    phones, invalid = parse_phone_batch(raw, "subscribers")
+    outcome = "isAdded" if adding else "isRemoved"
+    result: dict[str, dict[str, Any]] = {p: {outcome: False, "reason": REASON_INVALID_PHONE} for p in invalid}
     for phone in phones:
         n = phone_int(phone)
         if adding:

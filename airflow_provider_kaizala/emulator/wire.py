@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from airflow_provider_kaizala.emulator.state import InvalidPhone, normalise_phone
+from airflow_provider_kaizala.emulator.state import InvalidPhone, normalise_phone, split_phones
 
 if TYPE_CHECKING:
     from airflow_provider_kaizala.emulator.app import EmulatorApp
@@ -190,6 +190,28 @@ def parse_phone_list(value: Any, name: str) -> list[str]:
     if not isinstance(value, list):
         raise bad_request(f"Parameter {name} must be an array of phone numbers")
     return list(dict.fromkeys(parse_phone(v) for v in value))
+
+
+def parse_phone_batch(value: Any, name: str) -> tuple[list[str], list[str]]:
+    """``(valid numbers, invalid strings)`` of a batch of phone numbers (the API answers per number, so an invalid
+    number is an outcome, not a 400); only a value that is not an array of strings is a bad request."""
+    if value is None:
+        return [], []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise bad_request(f"Parameter {name} must be an array of phone number strings")
+    return split_phones(value)
+
+
+#: Why a number of a batch was not used (per-number outcome of SU2/SU3, ``failedResult`` of MS1).
+REASON_INVALID_PHONE = "InvalidPhoneNumber"
+
+
+def is_json_content_type(value: str | None) -> bool:
+    """Whether a ``Content-Type`` header announces JSON (``application/json``, ``text/json``, ``*/*+json``)."""
+    if not value:
+        return False
+    media_type = value.split(";", 1)[0].strip().lower()
+    return media_type in ("application/json", "text/json") or media_type.endswith("+json")
 
 
 def require_str(body: dict[str, Any], key: str, name: str, *, allow_empty: bool = False) -> str:

@@ -118,7 +118,7 @@ def test_defaults_and_conversions(emu, setup):
         ({"actionType": "Job"}, "actionBody"),
         ({"actionType": "Job", "actionBody": {"assignedTo": [OTHER]}}, "actionBody.title"),
         ({"actionType": "Job", "actionBody": {"title": "t"}}, "actionBody.assignedTo"),
-        ({"actionType": "Job", "actionBody": {"title": "t", "assignedTo": ["12"]}}, "12"),
+        ({"actionType": "Job", "actionBody": {"title": "t", "assignedTo": ["12"]}}, "actionBody.assignedTo"),
         (
             {"actionType": "Job", "actionBody": {"title": "t", "assignedTo": [OTHER], "dueDate": 0}},
             "actionBody.dueDate",
@@ -172,7 +172,7 @@ def test_media_actions_need_a_matching_resource(emu, setup):
     album = upload(client, count=2)
     doc = upload(client, "d.pdf", "application/pdf")
     out = ok(post(client, gid, {"actionType": "Image", "actionBody": {"mediaResource": image, "caption": "c"}}))
-    assert set(out) == {"referenceId", "actionId"}
+    assert set(out) == {"referenceId"}  # media actions: "referenceId only in sample" (actionId with extensions)
     ok(post(client, gid, {"actionType": "album", "actionBody": {"MediaResource": album}}))
     ok(post(client, gid, {"actionType": "Document", "actionBody": {"mediaResource": doc}}))
     err = assert_error(
@@ -221,7 +221,9 @@ def test_retried_post_is_not_deduplicated(emu, setup):
 
 
 def test_list_paging_walk_has_no_loss_or_duplicates(emu, setup):
+    """The ms-precise walk uses the ``sentAtMs`` extension (``sentAt`` has whole seconds)."""
     client, gid = setup
+    emu.admin.faults(extensions=True)
     made = [
         ok(post(client, gid, {"actionType": "Survey", "actionBody": {**SURVEY, "title": f"S{i}"}}))["actionId"]
         for i in range(11)
@@ -253,9 +255,12 @@ def test_list_paging_walk_has_no_loss_or_duplicates(emu, setup):
         client.call("GET", f"/groups/{gid}/actions", params={"actionType": "Survey", "fromDate": third["sentAtMs"]})
     )
     assert [a["actionId"] for a in rest["actions"]] == made[2:]
-    # exact fill: no more data -> hasMore false
+    # exact fill: "hasMore is true when the page filled up to count"; the next page is empty
     exact = ok(client.call("GET", f"/groups/{gid}/actions", params={"actionType": "Survey", "count": 11}))
-    assert exact["hasMore"] is False
+    assert exact["hasMore"] is True
+    after = exact["actions"][-1]["sentAtMs"] + 1
+    last = ok(client.call("GET", f"/groups/{gid}/actions", params={"actionType": "Survey", "fromDate": after}))
+    assert last == {"actions": [], "hasMore": False}
     assert_error(client.call("GET", f"/groups/{gid}/actions"), 400, "InvalidParameters")
     assert_error(client.call("GET", f"/groups/{gid}/actions", params={"actionType": "Nope"}), 400, "InvalidParameters")
     assert_error(
@@ -466,7 +471,7 @@ def test_demo_tenant_has_actions(emu):
     gid = demo["groups"]["Field Operations"]
     client = make_client(emu, phone=demo["adminPhone"])
     surveys = ok(client.call("GET", f"/groups/{gid}/actions", params={"actionType": "Survey"}))["actions"]
-    assert [s["actionId"] for s in surveys] == [demo["actions"]["survey"]]
+    assert [s["actionBody"]["actionId"] for s in surveys] == [demo["actions"]["survey"]]
     full = ok(client.call("GET", f"/groups/{gid}/actions/{demo['actions']['survey']}", params={"getDetails": "true"}))
     assert len(full["actionDetails"]["responses"]) == 2
     jobs = ok(client.call("GET", f"/groups/{gid}/actions", params={"actionType": "Job"}))["actions"]

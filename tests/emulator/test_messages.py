@@ -57,8 +57,11 @@ def test_subscriber_sends_only_on_public_groups(emu):
         ("m", True, []),
         ("n", False, [OTHER, ADMIN]),
     ]
+    resp = client.call("POST", f"/groups/{pub}/messages", json={"message": "m", "subscribers": ["+9"]})
+    assert resp.status_code == 200
+    assert [(f["subscriber"], f["errorCode"]) for f in resp.json()["failedResult"]] == [("+9", "InvalidPhoneNumber")]
     assert_error(
-        client.call("POST", f"/groups/{pub}/messages", json={"message": "m", "subscribers": ["+9"]}),
+        client.call("POST", f"/groups/{pub}/messages", json={"message": "m", "subscribers": "+9"}),
         400,
         "InvalidParameters",
     )

@@ -101,10 +101,12 @@ def test_add_and_remove(public):
     assert resp.json() == {
         "result": {NEW[0]: {"isRemoved": True}, OTHER: {"isRemoved": False, "reason": "NotSubscribed"}}
     }
+    resp = client.call("PUT", f"/groups/{gid}/subscribers/add", json={"subscribers": ["+1"]})
+    assert resp.json() == {"result": {"+1": {"isAdded": False, "reason": "InvalidPhoneNumber"}}}
     body = assert_error(
-        client.call("PUT", f"/groups/{gid}/subscribers/add", json={"subscribers": ["+1"]}), 400, "InvalidParameters"
+        client.call("PUT", f"/groups/{gid}/subscribers/add", json={"subscribers": "+1"}), 400, "InvalidParameters"
     )
-    assert "+1" in body["message"]
+    assert "subscribers" in body["message"]
     truth = {s["mobileNumber"] for s in client.em.admin.subscribers(gid)}
     assert NEW[1] in truth
     assert NEW[0] not in truth
