@@ -25,7 +25,12 @@ def _bool(text: str) -> bool:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line; every flag's help names its unit and default."""
+    """The parsed command line."""
+    return build_parser().parse_args(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; every flag's help says what it does (argparse adds its default)."""
     d = FaultConfig()
     p = argparse.ArgumentParser(
         prog="kaizala-emulator",
@@ -218,7 +223,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="F",
         help="probability (0-1) that a delivered event is delivered once more (same eventId)",
     )
-    return p.parse_args(argv)
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -123,7 +123,13 @@ class KaizalaEmulator:
         app.set_endpoints((self.host, p1), (self.host, p2))
         self.url, self.alt_url = app.urls["primary"], app.urls["alternate"]
         if self.state_file is not None:
-            CredentialStore(self.state_file).attach(app.state, self.url)
+            try:
+                CredentialStore(self.state_file).attach(app.state, self.url)
+            except BaseException:
+                for sock in self._sockets:
+                    sock.close()
+                self._sockets = []
+                raise
         if self.seed == "demo":
             self.demo = seed_demo(app, self.demo_subscribers)
             self.conn = self.demo["conn"]
