@@ -159,7 +159,8 @@ class WebhookApp:
         if len(request.scope["headers"]) > MAX_HEADER_COUNT:
             self.rejected(f"more than {MAX_HEADER_COUNT} header lines")
             return PlainTextResponse(f"more than {MAX_HEADER_COUNT} header lines", 431)
-        if (request.url.path.rstrip("/") or "/") != self.path:
+        # scope["path"], not request.url: the URL is rebuilt from the Host header, which the caller controls
+        if (request.scope["path"].rstrip("/") or "/") != self.path:
             return PlainTextResponse("not found", 404)
         if self.closing:
             return PlainTextResponse("shutting down, retry later", 503)
@@ -192,7 +193,7 @@ class WebhookApp:
         cap = self.limits.max_body_bytes
         too_large = PlainTextResponse(f"body larger than {cap} bytes", 413)
         declared = request.headers.get("content-length")
-        if declared is not None and int(declared) > cap:  # h11 has already refused a malformed length
+        if declared is not None and (not declared.isdigit() or int(declared) > cap):  # h11 checked the syntax
             self.rejected("body too large")
             return too_large
         body = bytearray()
@@ -268,8 +269,8 @@ class _EmbeddedServer(uvicorn.Server):
 class WebhookServer:
     """Serves a :class:`WebhookApp` with uvicorn in the running event loop until :meth:`stop`.
 
-    The listening socket is bound here (a bind error is an ``OSError`` naming the address, never a
-    ``SystemExit`` from uvicorn), and uvicorn's ``Server.serve`` runs as a task of the current loop.
+    The listening socket is bound here, so a bind error is an ``OSError`` raised by :meth:`start` (uvicorn
+    would ``sys.exit``), and uvicorn's ``Server.serve`` runs as a task of the current loop.
     """
 
     def __init__(self, app: WebhookApp, host: str, port: int, limits: WebhookLimits) -> None:
@@ -290,10 +291,10 @@ class WebhookServer:
             timeout_keep_alive=1,
             timeout_graceful_shutdown=1,
             h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            backlog=128,
         )
         self.server = _EmbeddedServer(self.config)
         self.task: asyncio.Task[None] | None = None
-        self.address: tuple[str, int] | None = None
 
     async def start(self) -> None:
         """Bind and listen (connections queue in the backlog at once), then start serving."""
@@ -309,7 +310,6 @@ class WebhookServer:
         except OSError:
             sock.close()
             raise
-        self.address = sock.getsockname()[:2]
         self.task = asyncio.create_task(self.server.serve(sockets=[sock]), name=f"kaizala-webhook-{self.port}")
 
     async def stop(self) -> None:

@@ -426,15 +426,21 @@ def test_listens_on_loopback_by_default():
 def test_the_validation_token_is_echoed_and_bounded():
     def scenario(port: int) -> list[tuple[int, str]]:
         answers = []
-        for query in ["validationToken=abc-123", "validationToken=" + "v" * 2000, "other=1"]:
+        for query, host in [
+            ("validationToken=abc-123", "x"),
+            ("validationToken=odd-host", "[bad"),
+            ("validationToken=" + "v" * 2000, "x"),
+            ("other=1", "x"),
+        ]:
             with connect(port) as sock:
-                sock.sendall(f"GET {PATH}?{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                sock.sendall(f"GET {PATH}?{query} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
                 answers.append(read_answer(sock))
         return answers
 
-    answers, _ = serve(make(), scenario)
-    assert answers[0] == (200, "abc-123")
-    assert [status for status, _ in answers[1:]] == [400, 400]
+    answers, run = serve(make(), scenario)
+    assert answers[:2] == [(200, "abc-123"), (200, "odd-host")]
+    assert [status for status, _ in answers[2:]] == [400, 400]
+    assert run.loop_errors == []
 
 
 def test_stopping_releases_the_port_and_leaves_signal_handlers_alone():
