@@ -14,9 +14,9 @@ Every backend runs the same rules (see ``docs/budget.rst``):
 * a call is *admitted* when each of its budgets has a free slot in the sliding window; the slot is stamped
   again when the answer arrives, so the client's window can only be later than the server's;
 * **priorities**: interactive calls (messages, single operations) may use the whole budget; bulk walks (paged
-  endpoints) leave a reserve free: twice the interactive calls of the last window plus 2 %, at most
-  ``1 - bulk_share`` of the budget. Bulk calls are also spaced evenly (one every ``window / limit``) so that
-  slots free up steadily, and they stand back while an interactive call is waiting;
+  endpoints) leave a reserve free: twice the interactive calls of the last window, at least 2 %, at most
+  ``1 - bulk_share`` of the budget. Beyond a first burst, bulk calls are spaced evenly (one every
+  ``window / cap``) so that slots free up one by one, and they stand back while an interactive call waits;
 * **feedback**: an HTTP 429 holds every process sharing the connector budget off until its ``Retry-After``
   has passed, and lowers the budget's rate (multiplicative decrease, additive recovery per window), so that
   budgets which cannot see each other (``local``, or ``host`` on several hosts) converge on the real limit.
@@ -48,10 +48,11 @@ log = logging.getLogger(__name__)
 BACKENDS = ("auto", "local", "host", "redis")
 DEFAULT_BULK_SHARE = 0.8
 DEFAULT_TENANT_RATE_LIMIT_PER_MINUTE = 300
-#: Share of a budget bulk walks leave free even when no interactive call was made in the last window.
+#: Share of a budget bulk walks always leave free (the reserve is twice the recent interactive calls, at least this).
 IDLE_RESERVE = 0.02
-#: Bulk calls may start in a burst of this share of their cap; beyond it they are spaced evenly.
-BULK_BURST = 0.1
+#: Bulk calls may start in a burst of this share of their cap; beyond it they are spaced evenly (so a short
+#: walk is not slowed down, and from the second window of a long one on, slots free up one by one).
+BULK_BURST = 0.5
 #: Multiplicative decrease of a budget's rate on HTTP 429, its floor, and the additive recovery per window.
 DECREASE = 0.5
 MIN_FACTOR = 0.05
@@ -265,7 +266,7 @@ def _floor(value: float) -> int:
 def caps(state: BudgetState, limit: Limit, now: float) -> tuple[int, int]:
     """The budget's limit in force (after 429s) and the bulk walks' cap below it (the reserve left free)."""
     effective = max(1, _floor(limit.limit * state.rate_factor(now, limit.window)))
-    reserve = min(1.0 - limit.bulk_share, IDLE_RESERVE + 2 * len(state.interactive) / limit.limit)
+    reserve = min(1.0 - limit.bulk_share, max(IDLE_RESERVE, 2 * len(state.interactive) / limit.limit))
     return effective, max(1, _floor(effective * (1.0 - reserve)))
 
 
@@ -473,7 +474,7 @@ for i = 1, n do
   local factor, since = tonumber(m[3]) or 1, tonumber(m[4]) or 0
   if factor < 1 then factor = math.min(1, factor + recovery * math.max(0, now - since) / window) end
   local effective = math.max(1, math.floor(limit * factor + 1e-9))
-  local reserve = math.min(1 - share, idle + 2 * redis.call('ZCARD', inter) / limit)
+  local reserve = math.min(1 - share, math.max(idle, 2 * redis.call('ZCARD', inter) / limit))
   local bulk_cap = math.max(1, math.floor(effective * (1 - reserve) + 1e-9))
   local wait, held, count = 0, 0, redis.call('ZCARD', calls)
   if now < hold then

@@ -106,11 +106,13 @@ def test_interactive_calls_may_use_the_whole_budget_bulk_walks_leave_a_reserve()
 def test_the_reserve_follows_interactive_demand_up_to_one_minus_bulk_share():
     state = BudgetState()
     assert fill(state, CONNECTOR, False, 0.0) == 100
-    assert fill(state, CONNECTOR, True, 61.0, spaced=True) == 9  # the burst: 10 % of the bulk cap (98)
+    assert fill(state, CONNECTOR, True, 61.0, spaced=True) == 49  # the burst: half the bulk cap (98)
     state = BudgetState()
     for n in range(5):
         assert decide([state], (CONNECTOR,), f"send{n}", False, 0.0) == (0.0, "")
-    assert fill(state, CONNECTOR, True, 0.0) == 88 - 5  # reserve 2 % + 2 x 5 sends = 12
+    assert fill(state, CONNECTOR, True, 0.0) == 90 - 5  # reserve: 2 x 5 sends = 10 %
+    state = BudgetState(interactive={"send": 0.0})
+    assert fill(state, CONNECTOR, True, 0.0) == 98  # one send: the reserve stays at its 2 % floor
     state = BudgetState()
     for n in range(30):
         decide([state], (CONNECTOR,), f"send{n}", False, 0.0)
@@ -119,8 +121,8 @@ def test_the_reserve_follows_interactive_demand_up_to_one_minus_bulk_share():
 
 def test_bulk_calls_are_spaced_after_their_burst():
     state = BudgetState()
-    admitted = [decide([state], (CONNECTOR,), f"b{n}", True, 0.0)[0] == 0 for n in range(20)]
-    assert admitted.count(True) == 9  # 10 % of the bulk cap, 98
+    admitted = [decide([state], (CONNECTOR,), f"b{n}", True, 0.0)[0] == 0 for n in range(60)]
+    assert admitted.count(True) == 49  # half the bulk cap, 98
     wait, reason = decide([state], (CONNECTOR,), "next", True, 0.0)
     assert reason == "connector budget"
     assert wait == pytest.approx(60.0 / 98)  # one spacing, whatever the burst was
