@@ -1,6 +1,7 @@
 """Local emulator of the (retired) Microsoft Kaizala connector REST API.
 
-Built from ``kaizala-api.md`` only; it never imports the provider's client code (hooks, operators, ...).
+Built from the project's API notes (``docs/api-notes.md``) only; it never imports the provider's client code
+(hooks, operators, ...).
 Start it with ``kaizala-emulator`` or from Python with :class:`~.server.KaizalaEmulator`.
 """
 

@@ -1,4 +1,4 @@
-"""Actions (AC1-AC4), reference §5.7: Job, Survey, Poll, LetsMeet, Announcement, media and custom packages.
+"""Actions (AC1-AC4): Job, Survey, Poll, LetsMeet, Announcement, media and custom packages.
 
 Every posted action and response is recorded (admin ``GET /_emulator/actions``) and nothing is de-duplicated:
 a retried POST creates a second action / response, which lets tests prove a client does not repeat unsafe calls.
@@ -119,7 +119,7 @@ def _obj(value: Any, name: str) -> dict[str, Any]:
 
 
 def _location(value: Any, name: str) -> dict[str, Any]:
-    """``{latitude, longitude, name}`` (doubles, §11.20)."""
+    """``{latitude, longitude, name}`` (doubles)."""
     loc = _obj(value, name)
     out: dict[str, Any] = {
         "latitude": parse_float(loc.get("latitude"), f"{name}.latitude"),
@@ -420,7 +420,7 @@ def _questions_of(action: Action) -> list[dict[str, Any]]:
 
 # -- AC2 / AC3 ----------------------------------------------------------------------------------------
 def list_body(action: Action) -> dict[str, Any]:
-    """``actionBody`` of an AC2 list item (§5.7.3 table), plus a few extras."""
+    """``actionBody`` of an AC2 list item (the documented per-type table)."""
     body = action.body
     kind = action.action_type
     if kind in media_mod.MEDIA_TYPES:
@@ -570,7 +570,7 @@ def find_action(req: Request, group_id: str, action_id: str) -> Action:
 
 
 def response_block(action: Action, r: ActionResponse, *, is_update: bool = False) -> dict[str, Any]:
-    """A survey-style response (the ``SurveyResponse`` event fields, §7.3)."""
+    """A survey-style response (the ``SurveyResponse`` event fields)."""
     anonymous = bool(action.body.get("isAnonymous"))
     questions = _questions_of(action) or [_free_question(a) for a in r.answers or []]
     blocks = []

@@ -27,7 +27,7 @@ class FaultConfig:
     throttle_limit: int = 100  # calls per window per connector; 0 disables
     throttle_window: float = 60.0  # seconds
     tenant_throttle_limit: int = 300  # calls per window per tenant; 0 disables
-    throttle_auth: bool = False  # count /v1/accessToken calls too (decision §11.38: no)
+    throttle_auth: bool = False  # count /v1/accessToken calls too (default no)
     access_token_lifetime: float = 86400.0
     error_rate: float = 0.0
     error_statuses: list[int] = field(default_factory=lambda: [500, 502, 503])

@@ -1,4 +1,4 @@
-"""Groups (G1-G3) and sub-groups (SG1-SG4), reference §5.1-5.2."""
+"""Groups (G1-G3) and sub-groups (SG1-SG4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Media upload (MD1 ``POST /v1/media``, MD2 ``POST /v1/media/url``), reference §5.6.
+"""Media upload (MD1 ``POST /v1/media``, MD2 ``POST /v1/media/url``).
 
 The multipart body is split with a small exact parser (boundary split; part headers parsed by the stdlib
 ``email`` header parser), so no third-party multipart package is needed and file bytes are never altered.
@@ -38,7 +38,7 @@ EXTENSIONS: dict[str, tuple[str, frozenset[str]]] = {
     ".mp4": ("Video", frozenset({"video/mp4"})),
     ".3gpp": ("Video", frozenset({"video/3gpp"})),
 }
-#: ``ActionType`` codes inside the mediaResource blob (§5.6; Album is an image resource with several files).
+#: ``ActionType`` codes inside the mediaResource blob (Album is an image resource with several files).
 ACTION_TYPE_CODES = {"Image": 3, "Album": 3, "Audio": 5, "Document": 6, "Video": 10}
 MEDIA_TYPES = ("Image", "Album", "Audio", "Document", "Video")
 CDN = "https://cdn.kascore.osi.office.net"
@@ -129,7 +129,7 @@ def _extension(name: str) -> str:
 
 
 def encode_resource(action_type: str, files: list[MediaFile]) -> str:
-    """The opaque ``mediaResource``: base64 of the JSON blob the real service used (§5.6)."""
+    """The opaque ``mediaResource``: base64 of the JSON blob the real service used."""
     blob: dict[str, Any] = {
         "Thumbnail": _THUMB if action_type in ("Image", "Album") else "",
         "ActionType": ACTION_TYPE_CODES[action_type],

@@ -1,4 +1,4 @@
-"""Members (M1-M4), reference §5.3. Subscribers are not members (decision §5.3)."""
+"""Members (M1-M4). Subscribers are not members."""
 
 from __future__ import annotations
 

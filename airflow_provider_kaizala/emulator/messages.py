@@ -1,4 +1,4 @@
-"""Text messages (MS1), reference §5.5."""
+"""Text messages (MS1)."""
 
 from __future__ import annotations
 

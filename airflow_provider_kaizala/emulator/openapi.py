@@ -228,7 +228,7 @@ def _schemas() -> dict[str, Schema]:
             sender=ref("Phone"),
             sentAt=ISO,
             sentAtMs=doc(INT64, "extension: sentAt in epoch ms"),
-            actionBody=doc(obj(), "the per-type list body (reference §5.7.3)"),
+            actionBody=doc(obj(), "the per-type list body (API notes, Actions)"),
         ),
         "ReactionCounts": obj(
             ["referenceId", "reactionsCountMap"],

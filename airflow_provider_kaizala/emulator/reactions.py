@@ -1,8 +1,8 @@
-"""Reactions (R1-R4), reference §5.8: likes and comments on messages and actions, summaries, paged details.
+"""Reactions (R1-R4): likes and comments on messages and actions, summaries, paged details.
 
 Cursors are .NET ticks (100 ns since 0001-01-01). Every reaction change gets a distinct, increasing tick value,
 so "everything strictly after the cursor" never skips or repeats an item. A page is ``REACTION_PAGE`` items; the
-end of the data is an empty list with the cursor unchanged (§11.39).
+end of the data is an empty list with the cursor unchanged.
 """
 
 from __future__ import annotations

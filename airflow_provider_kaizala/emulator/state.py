@@ -177,7 +177,7 @@ class Member:
 
 
 def member_event_data(member: Member) -> dict[str, Any]:
-    """``data`` of a MemberAdded/MemberRemoved event (§7.3, plus the observed ``memberId``)."""
+    """``data`` of a MemberAdded/MemberRemoved event (documented fields plus the observed ``memberId``)."""
     return {
         "member": member.phone,
         "memberId": user_id(member.phone),
@@ -490,7 +490,7 @@ class Webhook:
     disabled_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The W2 (GET) spelling of the fields (§11.24)."""
+        """The W2 (GET) spelling of the fields."""
         return {
             "id": self.webhook_id,
             "objectId": self.object_id,

@@ -1,4 +1,4 @@
-"""Subscribers of public groups (SU1-SU3), reference §5.4.
+"""Subscribers of public groups (SU1-SU3).
 
 Paging: subscribers are walked in ascending order of their phone number; the opaque cursor encodes the last
 number returned, and the next page starts strictly after it (bisect). A subscriber present for a whole walk is

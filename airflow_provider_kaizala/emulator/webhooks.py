@@ -1,4 +1,4 @@
-"""Webhooks (W1-W4), reference §5.9, and the event delivery worker (§7).
+"""Webhooks (W1-W4) and the event delivery worker.
 
 Registration performs the validation handshake (``GET callBackUrl?validationToken=...`` must echo the token as
 plain text within ``webhook_validation_timeout`` seconds). Events are delivered asynchronously by tasks on the
@@ -134,7 +134,7 @@ class Deliverer:
         action_id: str | None = None,
         package_id: str | None = None,
     ) -> tuple[str, int]:
-        """Build the §7.2 envelope for every active matching webhook and schedule its delivery."""
+        """Build the event envelope for every active matching webhook and schedule its delivery."""
         state = self.app.state
         if actor is None:
             group = state.groups.get(group_id)

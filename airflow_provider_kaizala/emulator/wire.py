@@ -148,7 +148,7 @@ class Request:
 
 
 def ci_dict(data: dict[str, Any]) -> dict[str, Any]:
-    """Lower-case the keys of a JSON object (case-insensitive binding, decision §1.4)."""
+    """Lower-case the keys of a JSON object (case-insensitive binding)."""
     return {str(k).lower(): v for k, v in data.items()}
 
 
