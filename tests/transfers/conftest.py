@@ -110,3 +110,93 @@ def warehouse(request, tmp_path, monkeypatch) -> Warehouse:
     warehouse.query("DROP SCHEMA IF EXISTS public CASCADE")
     warehouse.query("CREATE SCHEMA public")
     return warehouse
+
+
+class HostileProxy:
+    """A loopback HTTP proxy in front of the emulator that spoils chosen answers.
+
+    Every request is forwarded to the emulator; the emulator's own URL in answers (the token service's
+    ``endpointUrl``) is rewritten to the proxy's, so the hook keeps talking through it. After
+    :meth:`spoil`, every request whose path matches ``pattern``, past the first ``after`` of them, gets
+    the given answer instead of the emulator's.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        import http.server
+        import threading
+
+        self.upstream = upstream
+        self.rule: tuple[Any, int, int, str, bytes] | None = None
+        self.matched = 0
+        self.spoiled = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                proxy.handle(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _any
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="hostile-proxy", daemon=True)
+        self.thread.start()
+
+    def spoil(self, pattern: str, *, after: int, status: int = 200, body: bytes, content_type: str) -> None:
+        """Answer ``status``/``body`` to every request matching ``pattern`` after the first ``after``."""
+        import re
+
+        self.rule = (re.compile(pattern), after, status, content_type, body)
+        self.matched = self.spoiled = 0
+
+    def handle(self, request: Any) -> None:
+        import http.client
+        import urllib.parse
+
+        length = int(request.headers.get("Content-Length") or 0)
+        payload = request.rfile.read(length) if length else None
+        if self.rule is not None and self.rule[0].search(request.path):
+            self.matched += 1
+            if self.matched > self.rule[1]:
+                self.spoiled += 1
+                _, _, status, content_type, body = self.rule
+                request.send_response(status)
+                request.send_header("Content-Type", content_type)
+                request.send_header("Content-Length", str(len(body)))
+                request.end_headers()
+                request.wfile.write(body)
+                return
+        target = urllib.parse.urlsplit(self.upstream)
+        upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+        try:
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+            upstream.request(request.command, request.path, body=payload, headers=headers)
+            answer = upstream.getresponse()
+            body = answer.read().replace(self.upstream.encode(), self.url.encode())
+            request.send_response(answer.status)
+            for key, value in answer.getheaders():
+                if key.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                    request.send_header(key, value)
+            request.send_header("Content-Length", str(len(body)))
+            request.end_headers()
+            request.wfile.write(body)
+        finally:
+            upstream.close()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def hostile_proxy(emulator: Any) -> Iterator[HostileProxy]:
+    """A :class:`HostileProxy` in front of the session's emulator, on a free loopback port."""
+    proxy = HostileProxy(emulator.url)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
