@@ -251,7 +251,7 @@ class KaizalaPostActionResponseOperator(KaizalaBaseOperator):
             self.action_body,
             action_type=self.action_type,
             package_id=self.package_id,
-            response_id=self.response_id,
+            response_id=self.response_id or None,
         )
         self.log.info("Responded to action %s (response %s).", self.action_id, result.get("responseId"))
         return {"responseId": result.get("responseId"), "actionId": self.action_id}

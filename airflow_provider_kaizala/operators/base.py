@@ -30,7 +30,6 @@ from airflow_provider_kaizala.hooks.mixin import KaizalaHookMixin
 from airflow_provider_kaizala.hooks.validation import validate_bool
 
 _REQUIRED = inspect.Parameter.empty
-_SCALARS = {"str", "int", "bool", "None"}
 #: Keys of API bodies that hold secrets: masked in logs and never returned (see :func:`without_secrets`).
 SECRET_KEYS = frozenset({"callbacktoken", "accesstoken", "refreshtoken", "applicationsecret"})
 
@@ -54,9 +53,9 @@ def coerce(value: Any, argument: Argument) -> Any:
 
     * an argument typed ``bool`` takes a bool or the strings ``"true"``/``"false"`` (any case);
     * an argument typed ``int`` takes an int or a string of digits;
-    * an optional argument (default ``None``) of a scalar type takes ``""`` as "not given";
-    * everything else is passed on unchanged: strings stay strings, and lists and mappings are never parsed
-      from a string (render them natively with ``render_template_as_native_obj=True``).
+    * an optional number or flag (default ``None``) takes ``""`` as "not given";
+    * everything else is passed on unchanged: strings stay strings (``""`` too), and lists and mappings are
+      never parsed from a string (render them natively with ``render_template_as_native_obj=True``).
 
     The hook's validation then checks the values; this only turns template strings into the declared types.
     """
@@ -65,7 +64,7 @@ def coerce(value: Any, argument: Argument) -> Any:
         if "int" in types and isinstance(value, bool):
             raise KaizalaValidationError(f"Invalid {argument.name}={value!r}: expected a whole number.")
         return value
-    if value == "" and argument.default is None and types <= _SCALARS:
+    if value == "" and argument.default is None and types <= {"int", "bool", "None"}:
         return None
     if "bool" in types:
         return validate_bool(value, argument.name)

@@ -71,6 +71,9 @@ class KaizalaCreateWebhookOperator(KaizalaWebhookOperator):
     def call(self, context: Any) -> dict[str, Any]:
         """Register the webhook."""
         fields = self.fields()
+        for name in ("callback_token", "callback_context"):  # an empty one is left out
+            if fields.get(name) == "":
+                del fields[name]
         webhook_id = self.hook.create_webhook(
             self.object_id,
             fields.pop("event_types"),

@@ -109,6 +109,12 @@ def test_list_groups_return_list_and_fetch_all(tenant):
     )
 
 
+def test_a_name_filter_that_renders_empty_matches_no_group(tenant):
+    op = KaizalaListGroupsOperator(task_id="list", kaizala_conn_id=conn_id(tenant), name="{{ params.name }}")
+    op.render_template_fields({"params": {"name": ""}})
+    assert run(op) == {"count": 0, "groupIds": []}
+
+
 def test_list_groups_rejects_bad_return_list(tenant):
     op = KaizalaListGroupsOperator(task_id="list", kaizala_conn_id=conn_id(tenant), return_list="{{ params.x }}")
     op.render_template_fields({"params": {"x": "maybe"}})
