@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import struct
 import sys
+import time
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
@@ -49,6 +51,9 @@ class MembershipSnapshot:
 
     values: array = field(default_factory=lambda: array("q"))
     odd_numbers: dict[int, str] = field(default_factory=dict)
+    #: Where the snapshot came from (JSON): ``takenAt`` (epoch seconds), and for pending and baseline
+    #: snapshots the run that took it (``dagId``, ``taskId``, ``runId``), its ``consumers`` and ``diffPath``.
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_people(cls, people: Iterable[Mapping[str, Any]]) -> MembershipSnapshot:
@@ -71,7 +76,9 @@ class MembershipSnapshot:
         if sys.byteorder != "little":
             values = array("q", values)
             values.byteswap()
-        header = json.dumps({"count": len(self.values), "odd": {str(k): v for k, v in self.odd_numbers.items()}})
+        header = json.dumps(
+            {"count": len(self.values), "odd": {str(k): v for k, v in self.odd_numbers.items()}, "meta": self.meta}
+        )
         head = header.encode()
         return _MAGIC + struct.pack("<I", len(head)) + head + zlib.compress(values.tobytes(), 1)
 
@@ -89,7 +96,16 @@ class MembershipSnapshot:
             values.byteswap()
         if len(values) != header["count"]:
             raise ValueError("truncated Kaizala membership snapshot")
-        return cls(values, {int(k): v for k, v in header["odd"].items()})
+        return cls(values, {int(k): v for k, v in header["odd"].items()}, dict(header.get("meta") or {}))
+
+    def with_meta(self, **meta: Any) -> MembershipSnapshot:
+        """The same people with ``meta`` merged into the metadata."""
+        return MembershipSnapshot(self.values, self.odd_numbers, {**self.meta, **meta})
+
+    @property
+    def taken_at(self) -> float:
+        """When the snapshot was taken (epoch seconds; 0 when unknown)."""
+        return float(self.meta.get("takenAt") or 0.0)
 
     def diff(self, current: MembershipSnapshot) -> MembershipDiff:
         """What changed from this snapshot (the baseline) to ``current``."""
@@ -216,11 +232,92 @@ class MembershipDiff:
         }
 
 
-class SnapshotStore:
-    """Keeps the baseline snapshot of one group at an ``ObjectStoragePath``.
+def _slug(value: str, limit: int = 48) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", value)[:limit]
+    return slug or "_"
 
-    ``path`` is the baseline file; a candidate taken by a trigger waits next to it (``.pending``)
-    until the worker commits it, so a trigger never changes the baseline itself.
+
+def safe_name(*parts: str) -> str:
+    """An injective, file-system-safe file name for one or more exact strings (ids, run ids...).
+
+    A readable slug of the first part (``[A-Za-z0-9_-]``, at most 48 characters) and 16 hex digits of a
+    BLAKE2b hash of all parts exactly, e.g. ``a_b_1-4f0c...``: different inputs (``a:b@1`` and ``a_b@1``,
+    ``Team`` and ``team``) give different names, no name is ``.`` or ``..`` or holds a separator, and the
+    length is bounded whatever the input.
+    """
+    digest = hashlib.blake2b("\x00".join(parts).encode(), digest_size=8).hexdigest()
+    return f"{_slug(parts[0])}-{digest}"
+
+
+def _stamp(when: float | None = None) -> str:
+    import datetime as dt
+
+    moment = dt.datetime.fromtimestamp(time.time() if when is None else when, dt.timezone.utc)
+    return moment.strftime("%Y%m%dT%H%M%S.%f")
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """The task instance that consumes a change: a DAG run and the sensor's downstream tasks in it."""
+
+    dag_id: str
+    task_id: str
+    run_id: str
+    consumers: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The run's file name stem (safe, injective)."""
+        return safe_name(self.run_id, self.dag_id, self.task_id)
+
+    def to_meta(self) -> dict[str, Any]:
+        """JSON for a snapshot header."""
+        return {"dagId": self.dag_id, "taskId": self.task_id, "runId": self.run_id, "consumers": list(self.consumers)}
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> RunRef | None:
+        """The run recorded in a snapshot header, if any."""
+        try:
+            return cls(str(meta["dagId"]), str(meta["taskId"]), str(meta["runId"]), tuple(meta.get("consumers") or ()))
+        except KeyError:
+            return None
+
+
+@dataclass
+class Retention:
+    """How many diff files and superseded snapshots are kept: the newest ``count``, none older than ``days``.
+
+    Either limit deletes a file; ``None`` switches that limit off (both ``None``: keep everything).
+    """
+
+    count: int | None = 20
+    days: float | None = None
+
+    def expired(self, names: list[str], now: float) -> list[str]:
+        """The names (which start with a UTC stamp, so sort by age) that fall outside the limits."""
+        ordered = sorted(names, reverse=True)
+        doomed = set(ordered[self.count :]) if self.count is not None else set()
+        if self.days is not None:
+            edge = _stamp(now - self.days * 86400.0)
+            doomed |= {name for name in ordered if name[: len(edge)] < edge}
+        return [name for name in ordered if name in doomed]
+
+
+class SnapshotStore:
+    """Keeps the baseline snapshot of one group, and the changes not yet acknowledged, at an ``ObjectStoragePath``.
+
+    ``path`` is the baseline file. Next to it, in ``<path>.d/``:
+
+    * ``pending/<run>.snapshot``: a snapshot whose change was handed to a DAG run and is not acknowledged
+      yet (the run's consumers have not all succeeded). It becomes the baseline once they have.
+    * ``candidates/<run>.snapshot``: what a trigger saw, waiting for the worker (a trigger never changes
+      the baseline itself).
+    * ``diffs/<stamp>-<run>.diff.jsonl``: the default place of diff files.
+    * ``superseded/<stamp>-<run>.snapshot``: replaced baselines and pending snapshots that a later
+      acknowledged change overtook.
+
+    Diff files and superseded snapshots are pruned by :class:`Retention`; the diff file of a change that
+    is still pending is never deleted.
     """
 
     def __init__(self, path: str | ObjectStoragePath) -> None:
@@ -229,9 +326,12 @@ class SnapshotStore:
         self.path = storage_path(path)
 
     @property
-    def pending_path(self) -> ObjectStoragePath:
-        """Where a trigger leaves the snapshot it took."""
-        return self.path.with_name(self.path.name + ".pending")
+    def state_dir(self) -> ObjectStoragePath:
+        """The folder holding pending, candidate, superseded snapshots and default diff files."""
+        return self.path.with_name(self.path.name + ".d")
+
+    def _folder(self, name: str) -> ObjectStoragePath:
+        return self.state_dir / name
 
     def _read(self, path: ObjectStoragePath) -> MembershipSnapshot | None:
         if not path.exists():
@@ -242,37 +342,127 @@ class SnapshotStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(snapshot.to_bytes())
 
+    def _files(self, folder: str, suffix: str) -> list[ObjectStoragePath]:
+        where = self._folder(folder)
+        if not where.exists():
+            return []
+        return sorted((p for p in where.iterdir() if p.name.endswith(suffix)), key=lambda p: p.name)
+
+    # -- baseline ------------------------------------------------------------------------------------
+
     def load(self) -> MembershipSnapshot | None:
         """The baseline, or None before the first successful check."""
         return self._read(self.path)
 
     def save(self, snapshot: MembershipSnapshot) -> None:
-        """Make ``snapshot`` the baseline."""
+        """Make ``snapshot`` the baseline (the one it replaces is kept as superseded)."""
+        old = self.load()
+        if old is not None:
+            self._write(self._folder("superseded") / f"{_stamp()}-baseline.snapshot", old)
         self._write(self.path, snapshot)
 
-    def load_pending(self) -> MembershipSnapshot | None:
-        """The candidate a trigger left."""
-        return self._read(self.pending_path)
+    # -- trigger candidates --------------------------------------------------------------------------
 
-    def save_pending(self, snapshot: MembershipSnapshot) -> None:
-        """Leave a candidate for the worker (triggers only)."""
-        self._write(self.pending_path, snapshot)
+    def candidate_path(self, key: str | None = None) -> ObjectStoragePath:
+        """Where a trigger leaves the snapshot it took for the run ``key`` (no key: one shared slot)."""
+        return self._folder("candidates") / f"{key or 'default'}.snapshot"
 
-    def drop_pending(self) -> None:
-        """Remove the candidate once committed."""
-        if self.pending_path.exists():
-            self.pending_path.unlink()
+    def load_candidate(self, key: str | None = None) -> MembershipSnapshot | None:
+        """The snapshot a trigger left."""
+        return self._read(self.candidate_path(key))
+
+    def save_candidate(self, snapshot: MembershipSnapshot, key: str | None = None) -> None:
+        """Leave a snapshot for the worker (triggers only)."""
+        self._write(self.candidate_path(key), snapshot.with_meta(takenAt=time.time()))
+
+    def drop_candidate(self, key: str | None = None) -> None:
+        """Remove the candidate once used."""
+        path = self.candidate_path(key)
+        if path.exists():
+            path.unlink()
+
+    # -- changes awaiting acknowledgement ------------------------------------------------------------
+
+    def pending_path(self, run: RunRef) -> ObjectStoragePath:
+        """Where the change handed to ``run`` waits for its acknowledgement."""
+        return self._folder("pending") / f"{run.key}.snapshot"
+
+    def save_pending(self, run: RunRef, snapshot: MembershipSnapshot) -> None:
+        """Record that ``run`` was handed the change up to ``snapshot`` (replaces an earlier one of that run)."""
+        self._write(self.pending_path(run), snapshot)
+
+    def pending(self) -> list[tuple[ObjectStoragePath, MembershipSnapshot]]:
+        """Every change awaiting acknowledgement, oldest first."""
+        found = []
+        for path in self._files("pending", ".snapshot"):
+            snapshot = self._read(path)
+            if snapshot is not None:
+                found.append((path, snapshot))
+        return sorted(found, key=lambda item: item[1].taken_at)
+
+    def settle(self, acknowledged: Iterable[ObjectStoragePath]) -> MembershipSnapshot | None:
+        """Promote the newest acknowledged pending snapshot, if newer than the baseline; tidy up.
+
+        Acknowledged pending snapshots are removed; those not acknowledged but older than the new
+        baseline can never be promoted any more and become superseded. Returns the new baseline, or None
+        if it did not change.
+        """
+        done = {str(p) for p in acknowledged}
+        entries = self.pending()
+        baseline = self.load()
+        newest = None
+        for path, snapshot in entries:
+            if str(path) in done and (newest is None or snapshot.taken_at >= newest.taken_at):
+                newest = snapshot
+        promoted = None
+        if newest is not None and (baseline is None or newest.taken_at > baseline.taken_at):
+            self.save(newest)
+            baseline = promoted = newest
+        for path, snapshot in entries:
+            if str(path) in done:
+                path.unlink()
+            elif baseline is not None and snapshot.taken_at <= baseline.taken_at:
+                self._write(self._folder("superseded") / f"{_stamp()}-{path.name}", snapshot)
+                path.unlink()
+        return promoted
+
+    # -- diffs and retention -------------------------------------------------------------------------
+
+    def default_diff_path(self, run: RunRef | None) -> ObjectStoragePath:
+        """``<path>.d/diffs/<stamp>-<run>.diff.jsonl``."""
+        return self._folder("diffs") / f"{_stamp()}-{run.key if run else 'direct'}.diff.jsonl"
+
+    def prune(self, retention: Retention, now: float | None = None) -> list[str]:
+        """Delete diff files and superseded snapshots outside ``retention``; return what was deleted.
+
+        A diff file that a pending change still points to is kept whatever its age.
+        """
+        now = time.time() if now is None else now
+        keep = {str(snapshot.meta.get("diffPath")) for _, snapshot in self.pending()}
+        deleted = []
+        for folder, suffix in (("diffs", ".diff.jsonl"), ("superseded", ".snapshot")):
+            files = {p.name: p for p in self._files(folder, suffix)}
+            for name in retention.expired(list(files), now):
+                if str(files[name]) in keep:
+                    continue
+                files[name].unlink()
+                deleted.append(str(files[name]))
+        return deleted
 
 
-def default_snapshot_path(conn_id: str, group_id: str, kind: str) -> str:
-    """``$AIRFLOW_HOME/kaizala/snapshots/<conn_id>/<group_id>/<kind>.snapshot`` (a local file)."""
+def default_snapshot_path(conn_id: str, group_id: str, kind: str, dag_id: str = "", task_id: str = "") -> str:
+    """``$AIRFLOW_HOME/kaizala/snapshots/<dag>/<task>/<conn>/<group>/<kind>.snapshot`` (a local file).
+
+    Each part is :func:`safe_name` encoded, so the path never leaves that folder and two different ids
+    never share a file; the DAG and task ids make the baseline belong to one consuming task.
+    """
     import os
-    import re
 
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
     home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-    safe_group = re.sub(r"[^A-Za-z0-9@._-]", "_", group_id)
-    safe_conn = re.sub(r"[^A-Za-z0-9@._-]", "_", conn_id)
-    return os.path.join(home, "kaizala", "snapshots", safe_conn, safe_group, f"{kind}.snapshot")
+    parts = [safe_name(part) for part in (dag_id, task_id, conn_id, group_id)]
+    return os.path.join(home, "kaizala", "snapshots", *parts, f"{kind}.snapshot")
 
 
 def check_options(kind: str, only: str, min_changes: Any) -> tuple[str, str, int]:
@@ -290,17 +480,9 @@ def check_options(kind: str, only: str, min_changes: Any) -> tuple[str, str, int
     return kind, only, min_changes
 
 
-def commit_diff(
-    store: SnapshotStore, diff: MembershipDiff, diff_path: str | ObjectStoragePath | None, sample_size: int
-) -> dict[str, Any]:
-    """Write the full diff as JSON Lines, make the current snapshot the baseline, return the summary."""
+def write_diff(diff: MembershipDiff, diff_path: str | ObjectStoragePath, sample_size: int) -> dict[str, Any]:
+    """Write the full diff as JSON Lines to ``diff_path``; return the summary with ``diffPath``."""
     from airflow_provider_kaizala.storage import write_json_lines
 
-    if not diff_path:
-        import pendulum
-
-        stamp = pendulum.now("UTC").format("YYYYMMDDTHHmmss.SSSSSS")
-        diff_path = store.path.with_name(f"{store.path.stem}-{stamp}.diff.jsonl")
     written, _ = write_json_lines(diff_path, diff.rows())
-    store.save(diff.current)
     return {**diff.summary(sample_size), "diffPath": written}

@@ -1,8 +1,14 @@
-"""Welcome new subscribers: wait for subscribers to join a public group, load the change, message them.
+"""Welcome new subscribers: wait for subscribers to join a public group, message each one, load the change.
 
-The sensor keeps a compact baseline of the group's subscribers and succeeds when new ones appear; the
-full diff goes to a JSON Lines file and the sensor's XCom holds only counts, a sample and that file's
-path. ``deferrable=True`` waits on the triggerer instead of holding a worker slot.
+The sensor keeps a compact baseline of the group's subscribers, of its own (the default location is per
+DAG and task), and succeeds when new ones appear; the full diff goes to a JSON Lines file and the
+sensor's XCom holds only counts, a sample and that file's path. ``deferrable=True`` waits on the
+triggerer instead of holding a worker slot.
+
+Delivery is at least once: the baseline moves on only after every task downstream of the sensor
+succeeded in this run. If a welcome fails, the next run (or the failed tasks, cleared) welcomes those
+subscribers again, so no one who joined is missed. Old diff files and snapshots are pruned (the newest
+20, none older than 30 days).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ with DAG(
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    max_active_runs=1,
     params={"public_group_name": "Customer Updates"},
     tags=["kaizala", "example"],
     doc_md=__doc__,
@@ -45,9 +52,12 @@ with DAG(
         poke_interval=5,
         timeout=15 * 60,
         deferrable=True,
+        retention_count=20,
+        retention_days=30,
     )
     # [END howto_sensor_kaizala_membership]
 
+    # [START howto_sensor_kaizala_consume]
     @task
     def new_subscribers(summary: dict[str, Any]) -> list[str]:
         """The phone numbers that joined, read from the sensor's diff file."""
@@ -55,12 +65,13 @@ with DAG(
             rows = (json.loads(line) for line in diff)
             return [row["mobileNumber"] for row in rows if row["change"] == "added"]
 
-    welcome = KaizalaSendMessageOperator(
-        task_id="welcome_new_subscribers",
+    # One mapped task per subscriber: each gets a single E.164 number, so one failure retries one welcome.
+    welcome = KaizalaSendMessageOperator.partial(
+        task_id="welcome_new_subscriber",
         group_id=GROUP_ID,
-        subscribers=new_subscribers(wait.output),
         message="Welcome to {{ params.public_group_name }}! You will hear from us here.",
-    )
+    ).expand(subscribers=new_subscribers(wait.output))
+    # [END howto_sensor_kaizala_consume]
 
     # The change is also loaded into the warehouse, with its history.
     load = KaizalaToSqlOperator(

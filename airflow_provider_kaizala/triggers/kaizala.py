@@ -15,10 +15,10 @@ class KaizalaMembershipTrigger(BaseTrigger):
     """Polls a group's members or subscribers with the async hook until they differ from the baseline.
 
     The trigger only reads: it compares what it sees with the baseline snapshot and, when enough has
-    changed, leaves its snapshot as a *pending* candidate next to the baseline and fires. The worker
-    (``KaizalaMembershipSensor.execute_complete``) writes the diff and promotes the candidate, so a
-    restarted triggerer only repeats reads. Every kwarg is JSON and none is a secret: the connection is
-    resolved inside the trigger.
+    changed, leaves its snapshot as a *candidate* for its run (``<snapshot_path>.d/candidates/``) and
+    fires. The worker (``KaizalaMembershipSensor.execute_complete``) writes the diff and records the
+    change as pending for the run, so a restarted triggerer only repeats reads. Every kwarg is JSON and
+    none is a secret: the connection is resolved inside the trigger.
 
     :param kaizala_conn_id: the ``kaizala`` connection.
     :param group_id: the group.
@@ -28,6 +28,7 @@ class KaizalaMembershipTrigger(BaseTrigger):
     :param min_changes: how many changes are needed to fire.
     :param poll_interval: seconds between checks.
     :param page_size: subscribers per call.
+    :param candidate_key: the run's name for its candidate file (so overlapping runs do not collide).
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class KaizalaMembershipTrigger(BaseTrigger):
         min_changes: int = 1,
         poll_interval: float = 60.0,
         page_size: int = 50,
+        candidate_key: str | None = None,
     ) -> None:
         super().__init__()
         self.kaizala_conn_id = kaizala_conn_id
@@ -51,6 +53,7 @@ class KaizalaMembershipTrigger(BaseTrigger):
         self.min_changes = min_changes
         self.poll_interval = poll_interval
         self.page_size = page_size
+        self.candidate_key = candidate_key
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """The class path and JSON kwargs."""
@@ -65,6 +68,7 @@ class KaizalaMembershipTrigger(BaseTrigger):
                 "min_changes": self.min_changes,
                 "poll_interval": self.poll_interval,
                 "page_size": self.page_size,
+                "candidate_key": self.candidate_key,
             },
         )
 
@@ -89,13 +93,13 @@ class KaizalaMembershipTrigger(BaseTrigger):
                     yield TriggerEvent({"status": "error", "message": str(err)})
                     return
                 if baseline is None:
-                    await asyncio.to_thread(store.save_pending, current)
+                    await asyncio.to_thread(store.save_candidate, current, self.candidate_key)
                     yield TriggerEvent({"status": "baseline", "count": len(current)})
                     return
                 diff = await asyncio.to_thread(baseline.diff, current)
                 changes = diff.count(self.only)
                 if changes >= self.min_changes:
-                    await asyncio.to_thread(store.save_pending, current)
+                    await asyncio.to_thread(store.save_candidate, current, self.candidate_key)
                     yield TriggerEvent({"status": "changed", "changes": changes, "count": len(current)})
                     return
                 self.log.info("%d relevant change(s) in %s of %s; waiting.", changes, self.kind, self.group_id)

@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import PokeReturnValue
+from airflow.sdk import DAG
 from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kaizala.exceptions import KaizalaException, KaizalaValidationError
@@ -18,10 +20,10 @@ from airflow_provider_kaizala.triggers.kaizala import KaizalaMembershipTrigger
 
 def sensor(tenant, tmp_path: Path, name: str, **kwargs: Any) -> KaizalaMembershipSensor:
     kwargs.setdefault("group_id", tenant.public_group_id)
+    kwargs.setdefault("snapshot_path", str(tmp_path / name / "baseline.snapshot"))
     return KaizalaMembershipSensor(
         task_id=f"wait_{name}",
         kaizala_conn_id=tenant.hook().kaizala_conn_id,
-        snapshot_path=str(tmp_path / name / "baseline.snapshot"),
         poke_interval=0.1,
         timeout=60,
         **kwargs,
@@ -139,3 +141,52 @@ def test_bad_options_fail_before_any_call(tenant, tmp_path):
     with pytest.raises(KaizalaValidationError, match="min_changes"):
         op.execute({})
     assert tenant.calls() == []
+
+
+def test_two_sensors_on_one_group_each_keep_their_own_baseline(tenant, tmp_path, monkeypatch):
+    """One sensor for joiners and one for leavers of the same group, in one DAG, with default paths.
+
+    Before, both used ``<conn>/<group>/subscribers.snapshot``: the first to fire promoted the baseline and
+    the other never saw its changes."""
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    conn_id = tenant.hook().kaizala_conn_id
+    with DAG(dag_id="two_sensors", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+        added, removed = (
+            KaizalaMembershipSensor(
+                task_id=f"wait_{only}",
+                kaizala_conn_id=conn_id,
+                group_id=tenant.public_group_id,
+                only=only,
+                poke_interval=0.1,
+                timeout=60,
+            )
+            for only in ("added", "removed")
+        )
+    assert added.poke({}) is False
+    assert removed.poke({}) is False
+    churn = tenant.emulator.admin.churn(tenant.public_group_id, "subscribers", add=3, remove=2, seed=5)
+    joined = added.poke({}).xcom_value
+    assert joined["added"] == 3
+    left = removed.poke({})
+    assert isinstance(left, PokeReturnValue), "the other sensor's check promoted away the removals"
+    assert left.xcom_value["removed"] == 2
+    assert sorted(r["mobileNumber"] for r in diff_rows(left.xcom_value) if r["change"] == "removed") == sorted(
+        churn["removed"]
+    )
+    paths = {Path(p) for p in tmp_path.rglob("subscribers.snapshot")}
+    assert len(paths) == 2
+
+
+def test_sharing_one_snapshot_path_is_explicit(tenant, tmp_path):
+    shared = str(tmp_path / "shared" / "subscribers.snapshot")
+    first = sensor(tenant, tmp_path, "first", snapshot_path=shared)
+    second = sensor(tenant, tmp_path, "second", snapshot_path=shared)
+    assert first.poke({}) is False
+    with pytest.raises(KaizalaValidationError, match=r"baseline of task 'wait_first'.*share_baseline=True"):
+        second.poke({})
+    both = [
+        sensor(tenant, tmp_path, name, snapshot_path=str(tmp_path / "s2.snapshot"), share_baseline=True)
+        for name in ("a", "b")
+    ]
+    assert both[0].poke({}) is False
+    assert both[1].poke({}) is False

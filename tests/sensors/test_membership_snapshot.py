@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 import random
+import re
+from pathlib import Path
 
 import pytest
 
 from airflow_provider_kaizala.exceptions import KaizalaValidationError
 from airflow_provider_kaizala.membership import (
     MembershipSnapshot,
+    Retention,
+    RunRef,
     SnapshotStore,
     check_options,
-    commit_diff,
+    default_snapshot_path,
+    safe_name,
+    write_diff,
 )
 
 
@@ -111,22 +117,100 @@ def test_summary_is_bounded_and_json(tmp_path):
     json.dumps(summary)
 
 
-def test_store_commit_writes_diff_and_promotes_baseline(tmp_path):
+def test_store_candidate_diff_and_pending_change(tmp_path):
     store = SnapshotStore(str(tmp_path / "g" / "subscribers.snapshot"))
     assert store.load() is None
-    before = MembershipSnapshot.from_people(person(n) for n in range(10))
+    before = MembershipSnapshot.from_people(person(n) for n in range(10)).with_meta(takenAt=1.0)
     store.save(before)
     after = MembershipSnapshot.from_people(person(n) for n in range(5, 12))
-    store.save_pending(after)
-    assert store.load_pending().values == after.values
-    summary = commit_diff(store, before.diff(after), None, 3)
-    store.drop_pending()
+    store.save_candidate(after, "run-1")
+    candidate = store.load_candidate("run-1")
+    assert candidate.values == after.values
+    assert candidate.taken_at > 1.0
+    assert store.load_candidate("run-2") is None
+    run = RunRef("dag", "wait", "manual__1", ("welcome",))
+    summary = write_diff(before.diff(candidate), store.default_diff_path(run), 3)
+    store.save_pending(run, candidate.with_meta(**run.to_meta(), diffPath=summary["diffPath"]))
+    store.drop_candidate("run-1")
+    assert store.load_candidate("run-1") is None
+    assert store.load().values == before.values  # handed to a run is not acknowledged
+    [(path, pending)] = store.pending()
+    assert RunRef.from_meta(pending.meta) == run
+    assert store.settle([]) is None
+    assert store.load().values == before.values
+    assert store.settle([path]).values == after.values
     assert store.load().values == after.values
-    assert store.load_pending() is None
+    assert store.pending() == []
     with open(summary["diffPath"].removeprefix("file://")) as handle:
         lines = [json.loads(line) for line in handle]
     assert sorted(r["mobileNumber"] for r in lines if r["change"] == "removed") == [f"+9198{n:08d}" for n in range(5)]
     assert len(lines) == 7
+
+
+def snap(values: range, taken_at: float) -> MembershipSnapshot:
+    return MembershipSnapshot.from_people(person(n) for n in values).with_meta(takenAt=taken_at)
+
+
+def test_settle_promotes_the_newest_acknowledged_change_and_never_moves_back(tmp_path):
+    store = SnapshotStore(str(tmp_path / "subscribers.snapshot"))
+    store.save(snap(range(5), 1.0))
+    runs = [RunRef("d", "wait", f"r{i}") for i in range(3)]
+    for i, run in enumerate(runs):
+        store.save_pending(run, snap(range(5 + i + 1), 2.0 + i).with_meta(**run.to_meta()))
+    paths = {RunRef.from_meta(s.meta).run_id: p for p, s in store.pending()}
+    # r1 acknowledged, r0 failed, r2 still running: r1 becomes the baseline, r0 can never be promoted.
+    assert len(store.settle([paths["r1"]])) == 7
+    assert sorted(RunRef.from_meta(s.meta).run_id for _, s in store.pending()) == ["r2"]
+    superseded = sorted(p.name for p in store.state_dir.joinpath("superseded").iterdir())
+    assert len(superseded) == 2  # the first baseline and r0's snapshot
+    # An older change acknowledged late (its failed tasks cleared after r1 succeeded) does not move back.
+    store.save_pending(runs[0], snap(range(6), 2.0).with_meta(**runs[0].to_meta()))
+    late = next(p for p, s in store.pending() if s.meta["runId"] == "r0")
+    assert store.settle([late]) is None
+    assert len(store.load()) == 7
+
+
+def test_retention_keeps_the_newest_files_and_the_diffs_of_pending_changes(tmp_path):
+    store = SnapshotStore(str(tmp_path / "subscribers.snapshot"))
+    diffs = store.state_dir / "diffs"
+    diffs.mkdir(parents=True)
+    names = [f"2026010{d}T000000.000000-run.diff.jsonl" for d in range(1, 8)]
+    for name in names:
+        (diffs / name).write_text("{}\n")
+    run = RunRef("d", "wait", "r")
+    store.save_pending(run, snap(range(3), 5.0).with_meta(**run.to_meta(), diffPath=str(diffs / names[0])))
+    import datetime as dt
+
+    now = dt.datetime(2026, 1, 8, tzinfo=dt.timezone.utc).timestamp()
+    deleted = store.prune(Retention(count=3, days=None), now=now)
+    assert sorted(p.rsplit("/", 1)[1] for p in deleted) == names[1:4]  # the oldest kept: still pending
+    left = sorted(p.name for p in diffs.iterdir())
+    assert left == [names[0], *names[4:]]
+    deleted = store.prune(Retention(count=None, days=2.5), now=now)
+    assert sorted(p.name for p in diffs.iterdir()) == [names[0], *names[5:]]
+    assert store.prune(Retention(count=None, days=None), now=now) == []
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [("a:b@1", "a_b@1"), ("Team", "team"), ("..", "."), ("a/b", "a_b"), ("x" * 300, "x" * 299)]
+)
+def test_safe_names_are_distinct_and_tame(a, b):
+    names = safe_name(a), safe_name(b)
+    assert names[0] != names[1]
+    for name in names:
+        assert re.fullmatch(r"[A-Za-z0-9_-]{1,48}-[0-9a-f]{16}", name), name
+
+
+def test_default_snapshot_paths_stay_in_their_folder_and_belong_to_one_task(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    root = (tmp_path / "kaizala" / "snapshots").resolve()
+    seen = set()
+    for group in ["..", ".", "../../etc", "a:b@1", "a_b@1", "g/../../x", "%2e%2e"]:
+        for conn, dag, task in [("kaizala_default", "dag", "added"), ("..", "dag", "removed"), ("..", "..", "..")]:
+            path = Path(default_snapshot_path(conn, group, "subscribers", dag, task)).resolve()
+            assert path.is_relative_to(root), path
+            seen.add(path)
+    assert len(seen) == 7 * 3
 
 
 def test_options_are_validated():
