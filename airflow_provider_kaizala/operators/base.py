@@ -111,7 +111,7 @@ def _declared(cls: type) -> dict[str, Argument]:
             continue
         for name, annotation in inspect.get_annotations(klass).items():
             text = str(annotation)
-            if name.startswith("_") or name == "template_fields" or text.startswith(("ClassVar", "typing.")):
+            if name.startswith("_") or name == "template_fields" or text.startswith(("ClassVar", "typing.ClassVar")):
                 continue
             arguments[name] = Argument(name, vars(klass).get(name, _REQUIRED), text)
     return arguments
@@ -152,8 +152,11 @@ class KaizalaBaseOperator(KaizalaHookMixin, BaseOperator):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.arguments = _declared(cls)
-        cls.template_fields = tuple(cls.arguments)
-        cls.__init__ = _constructor(cls)  # type: ignore[method-assign]
+        # A subclass that writes its own constructor or template_fields keeps them.
+        if "template_fields" not in vars(cls):
+            cls.template_fields = tuple(cls.arguments)
+        if "__init__" not in vars(cls):
+            cls.__init__ = _constructor(cls)  # type: ignore[method-assign]
 
     def __init__(self, *, kaizala_conn_id: str = KaizalaHook.default_conn_name, **kwargs: Any) -> None:
         self._set_arguments(kaizala_conn_id=kaizala_conn_id, **kwargs)

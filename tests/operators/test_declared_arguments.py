@@ -42,6 +42,35 @@ def test_declared_arguments_can_be_mapped():
     assert mapped.expand_input.value == {"message": ["a", "b"]}
 
 
+class _HandWritten(KaizalaSendMessageOperator):
+    """A subclass as users write them: its own constructor and template fields."""
+
+    template_fields = (*KaizalaSendMessageOperator.template_fields, "signature")
+
+    def __init__(self, *, signature: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.signature = signature
+
+    def call(self, context):
+        self.message = f"{self.message} -- {self.signature}"
+        return super().call(context)
+
+
+def test_a_subclass_with_its_own_constructor_keeps_it(tenant):
+    op = _HandWritten(
+        task_id="send",
+        kaizala_conn_id=conn_id(tenant),
+        group_id=tenant.group_id,
+        message="Hi {{ ds }}",
+        signature="{{ params.team }}",
+        send_to_all_subscribers="false",
+    )
+    op.render_template_fields({"ds": "2026-11-27", "params": {"team": "Ops"}})
+    result = run(op)
+    [message] = tenant.emulator.admin.messages(tenant.group_id)
+    assert (message["message"], result["audience"]) == ("Hi 2026-11-27 -- Ops", "group")
+
+
 FLAG = Argument("flag", False, "bool")
 COUNT = Argument("count", 24, "int")
 SINCE = Argument("since", None, "int | None")
