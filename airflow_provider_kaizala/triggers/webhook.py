@@ -15,6 +15,9 @@ from airflow_provider_kaizala.exceptions import KaizalaException, KaizalaValidat
 #: Accepted events waiting for the triggerer; beyond this a delivery is answered 503 and Kaizala retries it.
 MAX_PENDING_EVENTS = 1000
 
+#: Accepted events, each with the future that answers its delivery once the triggerer has taken it.
+_Queue = asyncio.Queue[tuple[dict[str, Any], "asyncio.Future[bool]"]]
+
 
 @dataclass(frozen=True)
 class WebhookLimits:
@@ -44,7 +47,8 @@ class KaizalaWebhookTrigger(BaseEventTrigger):
     * accepts a delivery (``POST``) only with the right ``kz-callback-token`` header, checked in constant
       time before any body byte is read (HTTP 401 otherwise);
     * de-duplicates Kaizala's at-least-once deliveries by ``eventId`` (the last ``dedupe_size`` ids);
-    * emits each new event whose type (and object) matches the filters.
+    * emits each new event whose type (and object) matches the filters, and answers its delivery 200 once
+      the triggerer has taken it (events not taken when the trigger stops are answered 503, and retried).
 
     It fails closed: it refuses to start while the Variable ``callback_token_variable`` is missing or empty.
     The limits (head size and header count, body cap, JSON depth, per-request deadline, open connections)
@@ -131,23 +135,31 @@ class KaizalaWebhookTrigger(BaseEventTrigger):
             )
         return str(token)
 
-    def _accept(self, event: dict[str, Any], seen: OrderedDict[str, None], queue: asyncio.Queue[Any]) -> str:
-        """De-duplicate and filter one parsed delivery; queue it when it is new and wanted."""
+    async def _accept(self, event: dict[str, Any], seen: OrderedDict[str, None], queue: _Queue) -> str:
+        """De-duplicate and filter one parsed delivery; a new, wanted one is answered once Airflow has it.
+
+        The answer waits until the triggerer has taken the event from :meth:`run` (it asks for the next one),
+        so an event still queued when the trigger stops is answered 503 and Kaizala delivers it again.
+        """
         event_id = str(event["eventId"])
         if event_id in seen:
             return "duplicate"
         wrong_type = bool(self.event_types) and event.get("eventType") not in (self.event_types or ())
         if wrong_type or (self.object_id and event.get("objectId") != self.object_id):
             outcome = "ignored"
+            handed_over: asyncio.Future[bool] | None = None
         else:
+            handed_over = asyncio.get_running_loop().create_future()
             try:
-                queue.put_nowait(event)
+                queue.put_nowait((event, handed_over))
             except asyncio.QueueFull:
                 return "busy"  # not remembered: Kaizala's retry is accepted once there is room
             outcome = "ok"
         seen[event_id] = None
         while len(seen) > self.dedupe_size:
             seen.popitem(last=False)
+        if handed_over is not None and not await handed_over:
+            return "busy"
         return outcome
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -155,7 +167,7 @@ class KaizalaWebhookTrigger(BaseEventTrigger):
         from airflow_provider_kaizala.triggers.webhook_app import WebhookApp, WebhookServer
 
         token = await self._token()
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=MAX_PENDING_EVENTS)
+        queue: _Queue = asyncio.Queue(maxsize=MAX_PENDING_EVENTS)
         seen: OrderedDict[str, None] = OrderedDict()
         app = WebhookApp(
             path=self.path,
@@ -173,7 +185,8 @@ class KaizalaWebhookTrigger(BaseEventTrigger):
             ) from exc
         self.log.info("Listening for Kaizala webhook deliveries on %s:%d%s.", self.host, self.port, self.path)
         assert server.task is not None
-        next_event: asyncio.Task[dict[str, Any]] | None = None
+        next_event: asyncio.Task[tuple[dict[str, Any], asyncio.Future[bool]]] | None = None
+        handed_over: asyncio.Future[bool] | None = None
         try:
             while True:
                 next_event = asyncio.ensure_future(queue.get())
@@ -184,8 +197,19 @@ class KaizalaWebhookTrigger(BaseEventTrigger):
                         f"KaizalaWebhookTrigger's server on {self.host}:{self.port} stopped unexpectedly"
                         + (f": {type(error).__name__}: {error}" if error else "")
                     )
-                yield TriggerEvent(next_event.result())
+                event, handed_over = next_event.result()
+                yield TriggerEvent(event)
+                # The triggerer asks for the next event only once it has stored this one: answer 200 now.
+                handed_over.set_result(True)
+                handed_over = None
         finally:
             if next_event is not None:
                 next_event.cancel()
+            # Not handed over (queued, or yielded while the triggerer was stopping): answered 503, retried.
+            waiting = [handed_over] if handed_over is not None else []
+            while not queue.empty():
+                waiting.append(queue.get_nowait()[1])
+            for future in waiting:
+                if not future.done():
+                    future.set_result(False)
             await server.stop()

@@ -25,7 +25,7 @@ import hmac
 import json
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
 import uvicorn
@@ -51,7 +51,7 @@ MAX_VALIDATION_TOKEN_CHARS = 1024
 TOKEN_HEADER = "kz-callback-token"
 
 #: What :class:`WebhookApp` does with a parsed event: ``"ok"``, ``"duplicate"``, ``"ignored"`` or ``"busy"``.
-Deliver = Callable[[dict[str, Any]], str]
+Deliver = Callable[[dict[str, Any]], Awaitable[str]]
 
 
 def _digest(value: bytes) -> bytes:
@@ -126,7 +126,7 @@ class WebhookApp:
 
     :param path: the callback path.
     :param token: the expected ``kz-callback-token`` (non-empty).
-    :param deliver: called with each accepted event; its answer becomes the response text.
+    :param deliver: awaited with each accepted event; its answer becomes the response text (``busy``: 503).
     :param limits: body cap (the other limits are enforced by the server).
     :param log: where rejections are logged (rate-limited, never with a token).
     """
@@ -185,7 +185,7 @@ class WebhookApp:
         if isinstance(event, str):
             self.rejected(event)
             return PlainTextResponse(event, 400)
-        outcome = self.deliver(event)
+        outcome = await self.deliver(event)
         return PlainTextResponse(outcome, 503 if outcome == "busy" else 200)
 
     async def _body(self, request: Request) -> bytes | PlainTextResponse | None:

@@ -490,3 +490,32 @@ def test_limits_are_validated_and_serialized():
     for bad in ({"request_timeout": 0}, {"max_body_bytes": 0}, {"max_connections": 1}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             make(**bad)
+
+
+def test_a_delivery_is_answered_only_once_the_triggerer_has_taken_its_event():
+    """200 only once the triggerer asks for the next event (it has stored this one); an event it never took
+    before the trigger stopped is answered 503, so Kaizala delivers it again."""
+    trigger = make()
+
+    def deliver(event_id: str) -> int:
+        return post(trigger.port, json.dumps(event(event_id)).encode())[0]
+
+    async def main() -> tuple[bool, int, int]:
+        stream = trigger.run()
+        first = asyncio.ensure_future(stream.__anext__())
+        await wait_listening(trigger.port, first)
+        one = asyncio.ensure_future(asyncio.to_thread(deliver, "taken"))
+        assert (await first).payload["eventId"] == "taken"
+        await asyncio.sleep(0.5)
+        answered_before_taken = one.done()
+        second = asyncio.ensure_future(stream.__anext__())  # the triggerer stored "taken" and asks for more
+        status_one = await one
+        two = asyncio.ensure_future(asyncio.to_thread(deliver, "not-taken"))
+        assert (await second).payload["eventId"] == "not-taken"
+        await stream.aclose()  # stopped before the triggerer asked for more
+        return answered_before_taken, status_one, await two
+
+    answered_before_taken, status_one, status_two = asyncio.run(main())
+    assert not answered_before_taken
+    assert status_one == 200
+    assert status_two in (0, 503)  # 503, or cut as the server stopped: either way not acknowledged

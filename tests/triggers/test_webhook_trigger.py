@@ -41,27 +41,28 @@ async def wait_listening(port: int) -> None:
 
 
 def collect(trigger: KaizalaWebhookTrigger, scenario, count: int, timeout: float = 20) -> list[dict[str, Any]]:
-    """Run the trigger, play ``scenario(url)`` in a thread, and collect ``count`` events (or time out)."""
+    """Run the trigger as the triggerer does (always asking for the next event), play ``scenario(url)`` in a
+    thread, and collect events until ``count`` arrived (or ``timeout``), plus any that follow within 0.5 s."""
 
     async def main() -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
-        stream = trigger.run()
-        first = asyncio.ensure_future(stream.__anext__())
-        await wait_listening(trigger.port)
-        await asyncio.to_thread(scenario, f"http://127.0.0.1:{trigger.port}{trigger.path}")
-        pending = first
+
+        async def consume() -> None:
+            async for fired in trigger.run():
+                events.append(fired.payload)
+
+        task = asyncio.create_task(consume())
         try:
-            while len(events) < count:
-                events.append((await asyncio.wait_for(pending, timeout)).payload)
-                pending = asyncio.ensure_future(stream.__anext__())
+            await wait_listening(trigger.port)
+            await asyncio.to_thread(scenario, f"http://127.0.0.1:{trigger.port}{trigger.path}")
+            deadline = asyncio.get_running_loop().time() + timeout
+            while len(events) < count and asyncio.get_running_loop().time() < deadline and not task.done():
+                await asyncio.sleep(0.05)
             await asyncio.sleep(0.5)  # anything more that arrives now would be a duplicate
-            if pending.done():
-                events.append(pending.result().payload)
         finally:
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await pending
-            await stream.aclose()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         return events
 
     return asyncio.run(main())
