@@ -1,5 +1,5 @@
-"""Every operator, found by walking the operators package: user-facing arguments are templated, and the
-connection id is rendered before the hook is built."""
+"""Every operator, found by walking the operators package: user-facing arguments are templated, the
+connection id is rendered before the hook is built, and the result is documented."""
 
 from __future__ import annotations
 
@@ -61,3 +61,13 @@ def test_connection_id_is_rendered_before_the_hook_is_built(operator):
     op.render_template_fields({"params": {"env": "prod"}})
     assert op.kaizala_conn_id == "kaizala_prod"
     assert op.hook.kaizala_conn_id == "kaizala_prod"
+
+
+CALLING = [op for op in OPERATORS if op.call is not KaizalaBaseOperator.call]
+
+
+@pytest.mark.parametrize("operator", CALLING, ids=lambda cls: cls.__name__)
+def test_every_operator_documents_its_result(operator):
+    """The result contract is written once (docs/operators/index.rst); each operator lists its own keys."""
+    docs = [klass.__doc__ or "" for klass in operator.__mro__ if issubclass(klass, KaizalaBaseOperator)]
+    assert any(":return:" in doc for doc in docs), operator
