@@ -1,7 +1,9 @@
 """What Airflow discovers about this provider (entry point ``apache_airflow_provider``).
 
 The connection form is declared here (``conn-fields`` and ``ui-field-behaviour``), the form
-Airflow 3.2+ reads without importing the hook. Keep this module free of imports: the providers
+Airflow 3.2+ reads without importing the hook; Airflow 3.0 and 3.1 get the same form from the hook's
+``get_connection_form_widgets`` / ``get_ui_field_behaviour``, which build it from this data
+(:mod:`airflow_provider_kaizala.hooks.base`). Keep this module free of imports: the providers
 manager calls it in every Airflow process.
 """
 
@@ -120,6 +122,12 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Rate limit (calls per minute)",
                         "schema": {"type": ["integer", "null"], "default": 100, "minimum": 1},
                         "description": "Client-side pacing per connector; Kaizala allows 100 calls per minute.",
+                    },
+                    "rate_limit_window": {
+                        "label": "Rate limit window (seconds)",
+                        "schema": {"type": ["number", "null"], "default": 60, "exclusiveMinimum": 0},
+                        "description": "The window the rate limit counts calls in (default 60, as Kaizala counts); "
+                        "shorten it only for an emulator started with a shorter throttle window.",
                     },
                     "verify": {
                         "label": "Verify TLS certificates",
