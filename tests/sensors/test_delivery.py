@@ -117,3 +117,37 @@ def test_subscribers_whose_welcome_failed_are_welcomed_by_the_next_run(tenant, w
     assert "state=failed" not in output.replace(" ", ""), output[-5000:]
     for message in tenant.emulator.admin.messages(group_id):
         assert len(message["subscribers"]) == 1  # one mapped task per subscriber
+
+    # Run 2 succeeded, so run 3 acknowledges its change first: only the newest subscriber is welcomed.
+    before = welcomed(tenant, group_id)
+    newest = tenant.emulator.admin.churn(group_id, "subscribers", add=1, seed=13)["added"]
+    output = finish(start_run(welcome_setup))
+    assert welcomed(tenant, group_id)[len(before) :] == newest, output[-3000:]
+
+
+def test_clearing_the_failed_welcomes_delivers_them_and_the_next_run_does_not_repeat_them(tenant, welcome_setup):
+    """Run 1's welcomes fail; the user clears the failed tasks, which re-run on run 1's diff file and
+    succeed; the next run then finds run 1 acknowledged and welcomes only who joined since."""
+    group_id = welcome_setup["group_id"]
+    first = start_run(welcome_setup)
+    wait_for_baseline(welcome_setup, first)
+    tenant.emulator.admin.faults(error_rate=1.0, error_statuses=[500], fault_paths=re.escape(f"{group_id}/messages"))
+    joined = tenant.emulator.admin.churn(group_id, "subscribers", add=3, seed=21)["added"]
+    finish(first)
+    assert welcomed(tenant, group_id) == []
+
+    tenant.emulator.admin.faults(**QUIET_FAULTS)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "tests.sensors.resume_run", DAG_ID],
+        env=welcome_setup["env"],
+        cwd=Path(__file__).resolve().parent.parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert "final state: success" in resumed.stdout, (resumed.stdout + resumed.stderr)[-5000:]
+    assert sorted(welcomed(tenant, group_id)) == sorted(joined)
+
+    newest = tenant.emulator.admin.churn(group_id, "subscribers", add=1, seed=22)["added"]
+    output = finish(start_run(welcome_setup))
+    assert sorted(welcomed(tenant, group_id)) == sorted(joined + newest), output[-3000:]
