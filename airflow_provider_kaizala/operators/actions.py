@@ -21,6 +21,11 @@ from airflow_provider_kaizala.hooks.actions import (
 from airflow_provider_kaizala.operators.base import KaizalaAudienceOperator, KaizalaBaseOperator, KaizalaListOperator
 
 
+def action_id(item: dict[str, Any]) -> Any:
+    """A listed action's id: Kaizala lists it inside ``actionBody`` (media actions have none)."""
+    return item.get("actionId") or (item.get("actionBody") or {}).get("actionId")
+
+
 class KaizalaPostActionOperator(KaizalaAudienceOperator):
     """Base of the post operators: build the body from the declared fields, post it once, return the ids.
 
@@ -175,7 +180,7 @@ class KaizalaListActionsOperator(KaizalaListOperator):
     :param from_date_ms: only actions sent at or after this epoch time in milliseconds (templated).
     :param page_size: actions per call, 1 to 100 (templated).
     :return: ``{"groupId", "actionType", "count", "actionIds"}`` (``actions`` with ``return_list``, ``path``
-        with ``output_path``).
+        with ``output_path``); a media action has no id in the list (``None``), only its ``referenceId``.
     """
 
     group_id: str
@@ -193,7 +198,7 @@ class KaizalaListActionsOperator(KaizalaListOperator):
             self.group_id, action_type, from_date_ms=self.from_date_ms, page_size=self.page_size
         )
         result = {"groupId": self.group_id, "actionType": action_type}
-        result.update(self.listing(actions, "actions", "actionIds", "actionId"))
+        result.update(self.listing(actions, "actions", "actionIds", action_id))
         self.log.info("Group %s has %d %s action(s).", self.group_id, result["count"], action_type)
         return result
 

@@ -218,11 +218,11 @@ class KaizalaListOperator(KaizalaBaseOperator):
         items: Iterable[dict[str, Any]],
         key: str,
         ids: str | None = None,
-        id_key: str = "",
+        id_of: Callable[[dict[str, Any]], Any] | None = None,
         shape: Callable[[dict[str, Any]], Any] | None = None,
     ) -> dict[str, Any]:
-        """Walk ``items`` once: ``{"count"}``, plus ``key`` (the items) with ``return_list`` or else ``ids``
-        (each item's ``id_key``), plus ``path`` with ``output_path``."""
+        """Walk ``items`` once: ``{"count"}``, plus ``key`` (the items, each through ``shape``) with
+        ``return_list`` or else ``ids`` (each item's ``id_of``), plus ``path`` with ``output_path``."""
         from airflow_provider_kaizala.storage import write_json_lines
 
         kept: list[Any] = []
@@ -235,8 +235,8 @@ class KaizalaListOperator(KaizalaBaseOperator):
                 count += 1
                 if self.return_list:
                     kept.append(shape(item) if shape else item)
-                elif ids:
-                    found.append(item.get(id_key))
+                elif ids and id_of:
+                    found.append(id_of(item))
                 yield item
 
         result: dict[str, Any] = {}

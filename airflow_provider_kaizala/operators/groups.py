@@ -12,6 +12,10 @@ def _compact_group(group: dict[str, Any]) -> dict[str, Any]:
     return {key: group.get(key) for key in ("groupId", "groupName", "groupType") if key in group}
 
 
+def _group_id(group: dict[str, Any]) -> Any:
+    return group.get("groupId")
+
+
 class KaizalaCreateGroupOperator(KaizalaBaseOperator):
     """Create a group, or a public ``ConnectGroup`` that has subscribers.
 
@@ -66,7 +70,7 @@ class KaizalaListGroupsOperator(KaizalaListOperator):
             for g in groups
             if self.name in (None, g.get("groupName")) and group_type in (None, g.get("groupType", "Group"))
         ]
-        return self.listing(kept, "groups", "groupIds", "groupId", shape=_compact_group)
+        return self.listing(kept, "groups", "groupIds", _group_id, shape=_compact_group)
 
 
 class KaizalaGetGroupOperator(KaizalaBaseOperator):
@@ -98,7 +102,7 @@ class KaizalaListSubGroupsOperator(KaizalaListOperator):
     def call(self, context: Any) -> dict[str, Any]:
         """List the sub-groups."""
         subgroups = self.hook.list_subgroups(self.group_id, fetch_all_groups=self.fetch_all_groups)
-        return self.listing(subgroups, "subGroups", "groupIds", "groupId")
+        return self.listing(subgroups, "subGroups", "groupIds", _group_id)
 
 
 class KaizalaCreateSubGroupOperator(KaizalaBaseOperator):

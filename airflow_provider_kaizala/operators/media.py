@@ -118,7 +118,8 @@ class KaizalaSendMediaOperator(KaizalaAudienceOperator):
         (templated).
     :param subscribers: deliver only to these subscribers of a public group (templated).
     :param send_to_all_subscribers: deliver to every subscriber of a public group (templated).
-    :return: ``{"referenceId", "actionId", "mediaResource", "actionType"}``.
+    :return: ``{"referenceId", "actionId", "mediaResource", "actionType"}``; ``actionId`` is ``None`` when
+        Kaizala answers a media post with its ``referenceId`` only (as documented).
     """
 
     files: list[Any] | None = None

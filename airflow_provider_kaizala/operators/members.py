@@ -25,7 +25,7 @@ class KaizalaListMembersOperator(KaizalaListOperator):
             "groupId": self.group_id,
             "admins": sum(1 for m in members if m.get("role") == "Admin"),
             "unprovisioned": sum(1 for m in members if not m.get("isProvisioned", True)),
-            **self.listing(members, "members", "memberIds", "id"),
+            **self.listing(members, "members", "memberIds", lambda member: member.get("id")),
         }
 
 

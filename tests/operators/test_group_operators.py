@@ -197,6 +197,7 @@ def test_create_subgroup_without_caller(tenant):
             kaizala_conn_id=conn_id(tenant),
             group_id=tenant.group_id,
             name="South",
+            welcome_message="Hi south",
             members=[member],
             add_caller=False,
         )

@@ -46,8 +46,7 @@ def test_like_and_comment_a_message(tenant):
     detailed = summary(tenant, reference, include_details="true")
     by_id = {r["reactionId"]: r for r in detailed["reactions"]}
     assert set(by_id) == {like["reactionId"], comment["reactionId"]}
-    assert by_id[comment["reactionId"]]["comment"] == "Thanks!"
-    assert by_id[like["reactionId"]]["reactionType"] == "Like"
+    assert by_id[comment["reactionId"]]["userId"] == by_id[like["reactionId"]]["userId"]  # both the connector's
 
 
 def test_liking_again_keeps_one_like(tenant):
@@ -73,13 +72,11 @@ def test_react_to_an_action_and_walk_many_reactions(tenant):
         )
         op.render_template_fields({"params": {"group": tenant.group_id, "ref": action["referenceId"], "n": n}})
         ids.append(run(op)["reactionId"])
-    react(tenant, action["referenceId"])
+    like = react(tenant, action["referenceId"])
     result = summary(tenant, action["referenceId"], include_details=True)
     assert (result["like"], result["comment"]) == (1, 23)
-    comments = [r for r in result["reactions"] if r["reactionType"] == "Comment"]
-    assert [r["reactionId"] for r in comments] == ids
-    assert [r["comment"] for r in comments] == [f"Comment {n}" for n in range(23)]
-    assert len(result["reactions"]) == 24
+    # Oldest change first, across pages; Kaizala's list carries ids, users and times (not the text).
+    assert [r["reactionId"] for r in result["reactions"]] == [*ids, like["reactionId"]]
 
 
 def test_summary_of_an_unknown_reference_is_not_found(tenant):
