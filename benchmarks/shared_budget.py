@@ -6,8 +6,9 @@ message now and then (every 0.5-1.5 W, starting once the walks saturate the budg
 a Celery or Kubernetes worker and a notifier do. Every process uses the default connection settings with
 ``rate_limit_per_minute=L`` and ``rate_limit_window=W``; only the budget backend changes between columns:
 
-- ``local``: each process keeps its own budget (the per-process limiter of earlier releases, plus its 429
-  feedback) - the baseline;
+- ``old``: the per-process limiter of earlier releases (``SlidingWindowLimiter``, put in the budget's place
+  in each child) - the baseline;
+- ``local``: each process keeps its own budget, with the rules and the 429 feedback of the shared ones;
 - ``host``: the budget lives in fcntl-locked files shared by every process of the host;
 - ``redis``: the budget lives in a real ``redis-server`` (started here on a free port), as several hosts
   would share it;
@@ -20,8 +21,8 @@ Figures, from the emulator's call log over the run (after the first window, when
 - HTTP 429 answers as a share of all calls (target <= 1 %);
 - send wait: the wall time of ``send_message`` (budget wait + the HTTP call), in windows W (target <= 0.1).
 
-    python benchmarks/shared_budget.py            # L=100, W=3 s, 12 windows per column (~3 min)
-    python benchmarks/shared_budget.py --quick    # W=1 s, 3 windows, local and host only (a smoke run)
+    python benchmarks/shared_budget.py            # L=100, W=3 s, 12 windows per column (~8 min)
+    python benchmarks/shared_budget.py --quick    # W=1 s, 3 windows, old and host only (a smoke run)
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ def child(setup: dict[str, Any]) -> None:
 
     hook = KaizalaHook(CONN_ID, refresh_token_store=MemoryRefreshTokenStore(), retry_backoff=0.1)
     hook.get_access_token()
+    if setup["old"]:
+        config = hook.config
+        hook.kaizala_session.budget = OldLimiter(  # type: ignore[assignment]
+            config.token_root, config.application_id, config.rate_limit_per_minute, config.rate_limit_window
+        )
     backend = hook.kaizala_session.budget.backend
     Path(setup["ready"]).touch()
     go_file = Path(setup["go"])
@@ -89,6 +95,27 @@ def child(setup: dict[str, Any]) -> None:
             next_send += rng.uniform(0.5, 1.5) * window
         result["waits"] = waits
     print(json.dumps(result), flush=True)
+
+
+class OldLimiter:
+    """The per-process limiter of earlier releases, in the budget's place: book a slot in this process's
+    sliding window (1 % + 20 ms margin) and sleep; no priorities, no shared state, no 429 feedback."""
+
+    backend = "old"
+
+    def __init__(self, token_root: str, application_id: str, limit: int, window: float) -> None:
+        from airflow_provider_kaizala.hooks.policy import shared_limiter
+
+        self.limiter = shared_limiter(token_root, application_id, limit, window)
+
+    def acquire(self, endpoint: str, pause: Any) -> Any:
+        """Flow step: one pause if the process's window is full."""
+        delay = self.limiter.reserve()
+        if delay > 0:
+            yield pause(delay, "rate limit")
+
+    def settle_outcome(self, ticket: Any, outcome: Any) -> None:
+        """Nothing is learnt from the answer."""
 
 
 # -------------------------------------------------------------------------------------------- parent
@@ -171,6 +198,7 @@ def run_column(emu: Any, tmp: str, column: str, args: argparse.Namespace, redis_
             "windows": args.windows,
             "ready": os.path.join(work, f"ready-{index}"),
             "go": go,
+            "old": column == "old",
         }
         env = child_env(os.path.join(work, f"airflow-{index}"), {CONN_ID: conn})
         env.update(settings[host])
@@ -229,15 +257,15 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=100, help="calls per window (L)")
     parser.add_argument("--window", type=float, default=3.0, help="window in seconds (W)")
     parser.add_argument("--windows", type=int, default=12, help="windows each column runs")
-    parser.add_argument("--quick", action="store_true", help="W=1 s, 3 windows, columns local and host")
-    parser.add_argument("--columns", default="local,host,redis,2 hosts", help="comma-separated columns to run")
+    parser.add_argument("--quick", action="store_true", help="W=1 s, 3 windows, columns old and host")
+    parser.add_argument("--columns", default="old,local,host,redis,2 hosts", help="comma-separated columns to run")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(json.loads(args.child))
         return 0
     if args.quick:
-        args.window, args.windows, args.columns = 1.0, 3, "local,host"
+        args.window, args.windows, args.columns = 1.0, 3, "old,host"
     columns = [c.strip() for c in args.columns.split(",") if c.strip()]
 
     tmp = tempfile.TemporaryDirectory(prefix="kaizala-bench-")
@@ -292,7 +320,7 @@ def main() -> int:
     print(row(widths, "send wait, median (windows)", *(f"{figures[c]['send_median']:.3f}" for c in columns)))
     print()
     for column in columns:
-        if column in ("local", "2 hosts"):  # the baseline, and the fallback without a shared store
+        if column in ("old", "local", "2 hosts"):  # baselines, and the fallback without a shared store
             continue
         f = figures[column]
         verdict(f["sustained"] >= SUSTAINED_TARGET, f"{column}: sustained {f['sustained']:.3f} x limit")

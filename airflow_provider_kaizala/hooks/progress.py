@@ -9,7 +9,7 @@ in use and, when the total is known, the time left::
     for page in hook.iter_subscriber_pages(group_id):
         ...
         progress.page(len(page))
-    progress.done()
+    progress.done()  # a closing line, if the walk lasted long enough to report progress
 """
 
 from __future__ import annotations
@@ -80,9 +80,10 @@ class WalkProgress:
         if now - self.last_line >= self.interval:
             self._line(now, final=False)
 
-    def done(self) -> None:
-        """The walk ended: one closing line."""
-        self._line(self.clock(), final=True)
+    def done(self, *, always: bool = False) -> None:
+        """The walk ended: a closing line if the walk was long enough to report progress (or ``always``)."""
+        if always or self.lines or self.clock() - self.started >= self.interval:
+            self._line(self.clock(), final=True)
 
     def budget_text(self) -> str:
         """``budget in use 97% (connector 97/100 per 60s)``, or ``""`` without a tracked budget."""

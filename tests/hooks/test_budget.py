@@ -240,9 +240,14 @@ def test_progress_is_reported_by_time_with_rate_budget_share_and_eta(caplog):
 
 
 def test_progress_without_budget_or_total():
-    progress = WalkProgress("actions", clock=Clock())
+    clock = Clock()
+    progress = WalkProgress("actions", clock=clock)
     assert progress.budget_text() == ""
+    clock.now = 29.0
+    progress.page(30)
     progress.done()
+    assert progress.lines == 0  # a short walk ends silently
+    progress.done(always=True)
     assert progress.lines == 1
     assert format_duration(3725) == "1h02m"
     with pytest.raises(ValueError, match="interval"):
