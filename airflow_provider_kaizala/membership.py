@@ -465,6 +465,24 @@ def default_snapshot_path(conn_id: str, group_id: str, kind: str, dag_id: str = 
     return os.path.join(home, "kaizala", "snapshots", *parts, f"{kind}.snapshot")
 
 
+def legacy_snapshot_path(conn_id: str, group_id: str, kind: str) -> str | None:
+    """Where releases before per-task baselines kept the default baseline (shared by every sensor), or None.
+
+    ``$AIRFLOW_HOME/kaizala/snapshots/<conn_id>/<group_id>/<kind>.snapshot`` with characters outside
+    ``[A-Za-z0-9@._-]`` replaced by ``_``, as the percent-encoded ``file://`` URI those releases wrote it
+    to (``@`` became a literal ``%40`` on disk); None when a part is made of dots only (such a path left
+    its folder).
+    """
+    import os
+    from pathlib import Path
+
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    parts = [re.sub(r"[^A-Za-z0-9@._-]", "_", part) for part in (conn_id, group_id)]
+    if kind not in KINDS or any(not part.strip(".") for part in parts):
+        return None
+    return Path(os.path.join(home, "kaizala", "snapshots", *parts, f"{kind}.snapshot")).absolute().as_uri()
+
+
 def check_options(kind: str, only: str, min_changes: Any) -> tuple[str, str, int]:
     """Validate the sensor's options: which list, which changes count, and how many are needed."""
     from airflow_provider_kaizala.hooks.validation import validate_choice

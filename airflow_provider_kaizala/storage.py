@@ -16,7 +16,12 @@ if TYPE_CHECKING:
 
 
 def storage_path(path: str | ObjectStoragePath) -> ObjectStoragePath:
-    """An ``ObjectStoragePath`` for a string (a bare local path becomes ``file://``) or the path itself."""
+    """An ``ObjectStoragePath`` for a string (a bare local path becomes ``file://``) or the path itself.
+
+    A local path is used exactly as written: ``file://`` plus the absolute path, not a percent-encoded
+    URI (``ObjectStoragePath`` does not decode one, so ``/data/my list.jsonl`` would land in
+    ``/data/my%20list.jsonl``).
+    """
     from airflow.sdk import ObjectStoragePath
 
     if isinstance(path, ObjectStoragePath):
@@ -25,7 +30,7 @@ def storage_path(path: str | ObjectStoragePath) -> ObjectStoragePath:
     if "://" not in text:
         from pathlib import Path
 
-        text = Path(text).absolute().as_uri()
+        text = "file://" + str(Path(text).absolute())
     return ObjectStoragePath(text)
 
 

@@ -19,6 +19,7 @@ from airflow_provider_kaizala.membership import (
     SnapshotStore,
     check_options,
     default_snapshot_path,
+    legacy_snapshot_path,
     write_diff,
 )
 
@@ -181,8 +182,25 @@ class KaizalaMembershipSensor(BaseSensorOperator):
                     done.append(path)
         return done
 
+    def _adopt_legacy_baseline(self, store: SnapshotStore) -> None:
+        """Start a default baseline from the one earlier releases shared at the old default path, if any.
+
+        It is copied, not moved: every sensor that used it starts from it, so no change made while the
+        provider was upgraded is missed.
+        """
+        if self.snapshot_path or store.path.exists():
+            return
+        legacy = legacy_snapshot_path(self.kaizala_conn_id, self.group_id, self.kind.lower())
+        if legacy is None:
+            return
+        old = SnapshotStore(legacy).load()
+        if old is not None:
+            store.save(old.with_meta(takenAt=old.taken_at, owner=self._owner()))
+            self.log.info("Started this task's baseline from the shared one of an earlier release at %s.", legacy)
+
     def _settle(self, store: SnapshotStore, context: Mapping[str, Any] | None) -> None:
         """Check ownership, promote acknowledged changes, prune old files."""
+        self._adopt_legacy_baseline(store)
         baseline = store.load()
         owner = (baseline.meta.get("owner") if baseline is not None else None) or None
         mine = (owner or {}).get("dagId") == self.dag_id and (owner or {}).get("taskId") == self.task_id
@@ -304,6 +322,9 @@ class KaizalaMembershipSensor(BaseSensorOperator):
         run = self._run(context)
         key = run.key if run else None
         current = store.load_candidate(key)
+        if current is None and key is not None:  # a trigger serialised before candidates were per run
+            key = None
+            current = store.load_candidate(key)
         if current is None:
             raise KaizalaException(f"The trigger's snapshot is missing at {store.candidate_path(key)}.")
         self._settle(store, context)

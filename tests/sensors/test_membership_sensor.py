@@ -14,6 +14,7 @@ from airflow.sdk import DAG
 from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_kaizala.exceptions import KaizalaException, KaizalaValidationError
+from airflow_provider_kaizala.membership import MembershipSnapshot
 from airflow_provider_kaizala.sensors.kaizala import KaizalaMembershipSensor
 from airflow_provider_kaizala.triggers.kaizala import KaizalaMembershipTrigger
 
@@ -190,3 +191,19 @@ def test_sharing_one_snapshot_path_is_explicit(tenant, tmp_path):
     ]
     assert both[0].poke({}) is False
     assert both[1].poke({}) is False
+
+
+def test_the_shared_baseline_of_an_earlier_release_is_adopted_not_lost(tenant, tmp_path, monkeypatch):
+    """Upgrading must not miss the changes made since the last check at the old default path."""
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    op = sensor(tenant, tmp_path, "upgraded", snapshot_path=None, only="added")
+    # Earlier releases wrote it through a percent-encoded file:// URI, so the '@' of the id is '%40' on disk.
+    group_dir = op.group_id.replace("@", "%40")
+    legacy = tmp_path / "kaizala" / "snapshots" / op.kaizala_conn_id / group_dir / "subscribers.snapshot"
+    people = tenant.emulator.admin.subscribers(tenant.public_group_id)
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(MembershipSnapshot.from_people(people).to_bytes())
+    churn = tenant.emulator.admin.churn(tenant.public_group_id, "subscribers", add=2, seed=8)
+    summary = op.poke({}).xcom_value
+    assert sorted(summary["sample"]["added"]) == sorted(churn["added"])
+    assert legacy.exists()  # copied, so a second sensor of the old layout starts from it too

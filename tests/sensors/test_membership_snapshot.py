@@ -218,3 +218,18 @@ def test_options_are_validated():
     for bad in [("people", "any", 1), ("members", "some", 1), ("members", "any", 0), ("members", "any", "x")]:
         with pytest.raises(KaizalaValidationError):
             check_options(*bad)
+
+
+def test_local_paths_are_used_as_written(tmp_path):
+    """Before, a bare local path went through a percent-encoded URI that nothing decoded: a file asked for
+    at ``my list@1.jsonl`` was written to ``my%20list%401.jsonl``."""
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_kaizala.storage import write_json_lines
+
+    target = tmp_path / "my list" / "a#b?c@1.jsonl"
+    written, count = write_json_lines(str(target), [{"a": 1}])
+    assert count == 1
+    assert target.read_text() == '{"a":1}\n'
+    assert ObjectStoragePath(written).read_text() == '{"a":1}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my list"]
