@@ -5,18 +5,17 @@ injected drop (phase ``before``) -> injected 5xx -> slow (phase ``before``) -> r
 access token check -> relocation (308) -> throttling (429) -> permission (403) -> handler -> drop/slow
 (phase ``after``) -> response. Admin calls (``/_emulator/...``) skip faults, auth and the call log.
 
-It is a raw ASGI app (no framework on the hot path) so that a subscriber page costs a few hundred µs and so
-that a dropped connection can really be dropped (the transport is aborted before any byte is written).
+It is a raw ASGI app (no framework on the hot path) so that a subscriber page costs a few hundred µs. A dropped
+connection is really dropped: the transport is aborted before any byte is written, through the connection
+registry of ``connections.py`` (the server records each connection's transport; the app names it by the scope's
+``client``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
-import socket
-import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -34,6 +33,7 @@ from airflow_provider_kaizala.emulator import (
     subscribers,
     webhooks,
 )
+from airflow_provider_kaizala.emulator.connections import Connections
 from airflow_provider_kaizala.emulator.faults import FaultConfig, FaultEngine
 from airflow_provider_kaizala.emulator.routing import Router
 from airflow_provider_kaizala.emulator.state import CURRENT_ACTOR, Connector, State
@@ -59,7 +59,7 @@ _JSON_HEADERS = [(b"content-type", b"application/json; charset=utf-8")]
 
 
 class _Dropped(Exception):
-    """Internal: the connection could not be aborted (no transport); uvicorn then answers 500."""
+    """Internal: the connection could not be aborted (not served through ``connections``); the server answers 500."""
 
 
 class Relocated(ApiError):
@@ -92,6 +92,7 @@ class EmulatorApp:
         self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_LIMIT)
         self.seq = 0
         self.background: dict[str, asyncio.Task[None]] = {}
+        self.connections = Connections()  # the server records transports here (the drop fault)
         self.deliverer = webhooks.Deliverer(self)
         self.state.on_event = self.deliverer.emit
         for module in (auth, groups, members, subscribers, messages, media, actions, reactions, webhooks, admin_api):
@@ -192,6 +193,7 @@ class EmulatorApp:
         req = Request(
             self, scope["method"], path, segments, headers, scope.get("query_string", b""), b"".join(chunks), endpoint
         )
+        req.client = scope.get("client")
         if segments and segments[0].lower() == "_emulator":
             reply = await self._admin(req)
             await self._send(send, reply.status, encode_json(reply.body), reply.headers)
@@ -221,7 +223,7 @@ class EmulatorApp:
         drop = faultable and engine.roll(cfg.drop_rate)
         if drop and cfg.drop_phase == "before":
             self._log_call(req, 0, self._caller_id(req), "drop")
-            await self._drop(send)
+            await self._drop(req.client)
             return
         if faultable and engine.roll(cfg.error_rate):
             status = engine.pick_error_status()
@@ -263,7 +265,7 @@ class EmulatorApp:
 
         if drop:  # phase "after": the request was processed and recorded
             self._log_call(req, status, app_id, "drop")
-            await self._drop(send)
+            await self._drop(req.client)
             return
         self._log_call(req, status, app_id, fault)
         if slow_after:
@@ -338,18 +340,10 @@ class EmulatorApp:
         await send({"type": "http.response.start", "status": status, "headers": hdrs})
         await send({"type": "http.response.body", "body": body})
 
-    @staticmethod
-    async def _drop(send: Send) -> None:
-        """Abort the TCP connection without writing a byte (the client sees a reset / remote disconnect)."""
-        cycle = getattr(send, "__self__", None)
-        transport = getattr(cycle, "transport", None)
-        if transport is None:
-            raise _Dropped("cannot reach the transport to drop the connection")
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError, AttributeError, TypeError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
-        # Let connection_lost run so uvicorn marks the cycle disconnected and sends nothing.
+    async def _drop(self, client: Any) -> None:
+        """Abort the TCP connection of ``client`` without writing a byte (the client sees a reset)."""
+        if not self.connections.abort(client):
+            raise _Dropped("the connection is not known to the connection registry; it cannot be dropped")
+        # Let connection_lost run so the server marks the request disconnected and sends nothing.
         await asyncio.sleep(0)
         await asyncio.sleep(0)

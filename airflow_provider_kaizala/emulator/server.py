@@ -18,6 +18,7 @@ import uvicorn
 
 from airflow_provider_kaizala.emulator.admin import EmulatorAdmin
 from airflow_provider_kaizala.emulator.app import EmulatorApp
+from airflow_provider_kaizala.emulator.connections import http_protocol
 from airflow_provider_kaizala.emulator.credentials import CredentialStore
 from airflow_provider_kaizala.emulator.demo import DEFAULT_SUBSCRIBERS, airflow_conn
 from airflow_provider_kaizala.emulator.demo import seed as seed_demo
@@ -36,11 +37,12 @@ def bind_socket(host: str, port: int = 0) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: EmulatorApp) -> uvicorn.Config:
-    """Fast, quiet uvicorn settings (httptools + uvloop when installed, no access log, no logging setup)."""
+def uvicorn_config(app: EmulatorApp, http: str = "auto") -> uvicorn.Config:
+    """Fast, quiet uvicorn settings (httptools + uvloop when installed, no access log, no logging setup); the HTTP
+    protocol records its connections in ``app.connections`` (the drop fault)."""
     return uvicorn.Config(
         app,
-        http="auto",
+        http=app.connections.protocol(http_protocol(http)),
         loop="auto",
         lifespan="on",
         access_log=False,

@@ -89,6 +89,7 @@ class Request:
         "_json",
         "_query",
         "app",
+        "client",
         "connector",
         "endpoint",
         "headers",
@@ -121,6 +122,7 @@ class Request:
         self.raw_body = raw_body
         self.endpoint = endpoint
         self.connector: Connector | None = None
+        self.client: Any = None  # the ASGI scope's client (host, port)
         self._json: dict[str, Any] | None = None
         self._query: dict[str, str] | None = None
 

@@ -212,10 +212,10 @@ def test_harness_instances_are_independent():
 def test_million_subscribers_is_fast_and_compact():
     app = EmulatorApp()
     tracemalloc.start()
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: the machine's other load does not count
     group = app.state.create_group(name="Big", group_type="ConnectGroup")
     app.state.add_synthetic_subscribers(group, 1_000_000, random.Random(1))
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert len(group.subscribers) == 1_000_000

@@ -425,7 +425,8 @@ def test_synthetic_events_and_admin_views(emu, setup, receiver):
     [wh] = emu.admin.webhooks()
     assert wh["id"] == wid
     assert wh["tenantId"] == client.app["tenantId"]
-    assert len(emu.admin.deliveries(event_id=out["eventId"])) == 1
+    # the attempt is logged once the callback has answered: wait for it rather than race it
+    assert len(emu.admin.wait_deliveries(1, event_id=out["eventId"])) == 1
     emu.admin.clear_deliveries()
     assert emu.admin.deliveries() == []
     emu.admin.reset()
