@@ -277,9 +277,17 @@ class _Session:
     def create_tables(self) -> None:
         """Create the tables when missing, serialised with other loads creating them."""
         self.begin_locked(("*", "ddl"), key_table=self.names.label)
-        for statement in self.names.ddl():
-            self.execute(statement)
-        self.commit()
+        try:
+            for statement in self.names.ddl():
+                self.execute(statement)
+            self.commit()
+        except Exception:
+            if self.names.dialect in NATIVE_LOCKS:
+                raise
+            self.rollback()  # without a lock, a concurrent first load may have created them meanwhile: once more
+            for statement in self.names.ddl():
+                self.execute(statement)
+            self.commit()
 
     def resolve_table(self) -> None:
         """Key the PostgreSQL locks by the table's OID, so every spelling of one table shares them."""
@@ -306,7 +314,7 @@ class _Session:
             f"{self.lock_timeout:g} s (lock_timeout); loads of one list are serialised. Nothing was written: "
             "re-run when the other load has finished."
         )
-        dialect = self.names.dialect
+        dialect = self.names.dialect if self.names.dialect in NATIVE_LOCKS else "lock row"
         if dialect == "postgresql":
             key = lock_key(self.table_key if key_table is None else key_table, group_id, kind)
             self.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")  # see the other load's commit
@@ -333,18 +341,24 @@ class _Session:
                     raise KaizalaLoadConflictError(conflict) from err
                 raise
         elif kind != "ddl":
-            import uuid
+            self._take_lock_row(scope, conflict)
 
-            locks, p, holder = self.names.qualified("_locks"), self.p, uuid.uuid4().hex
-            self.execute(f"UPDATE {locks} SET holder = {p} WHERE group_id = {p} AND kind = {p}", (holder, *scope))
-            if self.cursor.rowcount == 0:
-                try:
-                    self.execute(
-                        f"INSERT INTO {locks} (group_id, kind, holder) VALUES ({p}, {p}, {p})", (*scope, holder)
-                    )
-                except Exception as err:  # the other load inserted the row first: it holds the lock
-                    self.rollback()
-                    raise KaizalaLoadConflictError(conflict) from err
+    def _take_lock_row(self, scope: tuple[str, str], conflict: str) -> None:
+        """The lock row fallback: update the list's row in ``<table>_locks`` (inserted on first use)."""
+        import uuid
+
+        locks, p, holder = self.names.qualified("_locks"), self.p, uuid.uuid4().hex
+        update = f"UPDATE {locks} SET holder = {p} WHERE group_id = {p} AND kind = {p}"
+        if self.execute(update, (holder, *scope)).rowcount != 0:
+            return
+        try:
+            self.execute(f"INSERT INTO {locks} (group_id, kind, holder) VALUES ({p}, {p}, {p})", (*scope, holder))
+            return
+        except Exception:  # another load inserted the row first and has committed: wait for its row lock
+            self.rollback()
+        if self.execute(update, (holder, *scope)).rowcount != 1:
+            self.rollback()
+            raise KaizalaLoadConflictError(conflict)
 
     def create_stage(self) -> str:
         """Create this list's temporary staging table; return how statements refer to it."""
