@@ -20,8 +20,10 @@ import pytest
 
 from airflow_provider_kaizala.exceptions import KaizalaException
 from airflow_provider_kaizala.triggers.webhook import KaizalaWebhookTrigger
+from tests.conftest import SECRET_MARKER
 
-TOKEN = "callback-secret-9c1d"
+#: Carries the marker the session scans every log record and captured output for (tests/conftest.py).
+TOKEN = f"{SECRET_MARKER}-callback-9c1d"
 PATH = "/kaizala/webhook"
 VARIABLE_ENV = "AIRFLOW_VAR_KAIZALA_WEBHOOK_CALLBACK_TOKEN"
 
