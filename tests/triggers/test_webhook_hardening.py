@@ -172,7 +172,8 @@ def test_endless_header_lines_are_cut_off_after_the_head_limit():
         return sent
 
     sent, run = serve(make(), scenario)
-    assert sent < 4 * 1024 * 1024, f"the server was still reading header lines after {sent} bytes"
+    # What the server never read can sit in the two sockets' kernel buffers (a few MiB on loopback).
+    assert sent < 12 * 1024 * 1024, f"the server was still reading header lines after {sent} bytes"
     assert run.loop_errors == []
 
 
