@@ -266,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             CredentialStore(args.state_file).attach(app.state, app.urls["primary"])
         except (StateFileError, OSError) as exc:
+            s1.close()
+            s2.close()
             print(f"kaizala-emulator: --state-file: {exc}", file=sys.stderr)
             return 2
     ready: dict[str, object] = {"url": app.urls["primary"], "alt_url": app.urls["alternate"]}

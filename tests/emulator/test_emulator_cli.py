@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from airflow_provider_kaizala.emulator.__main__ import build_parser
+from airflow_provider_kaizala.emulator.__main__ import build_parser, main
 from airflow_provider_kaizala.emulator.credentials import StateFileError
 from airflow_provider_kaizala.emulator.faults import FaultConfig
 from airflow_provider_kaizala.emulator.server import KaizalaEmulator
@@ -100,3 +100,12 @@ def test_a_state_file_that_is_not_one_is_refused_without_leaking_it(tmp_path: Pa
         KaizalaEmulator(state_file=path).start()
     assert "s3cr3t-value" not in str(info.value)
     assert str(path) in str(info.value)
+
+
+def test_the_command_line_refuses_a_broken_state_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = tmp_path / "emulator.json"
+    path.write_text("not json, secret-looking: rt.abc")
+    assert main(["--state-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err
+    assert "rt.abc" not in err
