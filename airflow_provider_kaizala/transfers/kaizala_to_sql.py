@@ -308,9 +308,9 @@ class _Session:
         """
         self.commit()
         group_id, kind = scope
-        what = f"{kind} of {group_id}" if group_id != "*" else f"the {kind} of the table"
+        what = {"ddl": "the creation of the tables", "groups": "the groups table"}.get(kind, f"{kind} of {group_id}")
         conflict = (
-            f"Another load of {what} into {self.names.label} held its lock for more than "
+            f"Another load of {self.names.label} held the lock on {what} for more than "
             f"{self.lock_timeout:g} s (lock_timeout); loads of one list are serialised. Nothing was written: "
             "re-run when the other load has finished."
         )
