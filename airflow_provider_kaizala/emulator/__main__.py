@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level",
         default="warning",
         type=str.lower,
-        choices=("debug", "info", "warning", "error"),
+        choices=("debug", "info", "warning", "error", "critical"),
         help="log level on stderr (debug logs every API call without secrets)",
     )
     data = p.add_argument_group("data")
