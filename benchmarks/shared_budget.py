@@ -22,7 +22,7 @@ Figures, from the emulator's call log over the run (after the first window, when
 - send wait: the wall time of ``send_message`` (budget wait + the HTTP call), in windows W (target <= 0.1).
 
     python benchmarks/shared_budget.py            # L=100, W=3 s, 12 windows per column (~8 min)
-    python benchmarks/shared_budget.py --quick    # W=1 s, 3 windows, old and host only (a smoke run)
+    python benchmarks/shared_budget.py --quick    # smoke run: W=1 s, 3 windows, 2 walkers, old and host only
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class RedisServer:
 
 
 def run_column(emu: Any, tmp: str, column: str, args: argparse.Namespace, redis_url: str | None) -> dict[str, Any]:
-    """Four walkers and a sender on a fresh connector with one budget backend; the figures of the column."""
+    """The walkers and a sender on a fresh connector with one budget backend; the figures of the column."""
     limit, window = args.limit, args.window
     app = connector(emu)
     pages = (args.windows + 2) * limit
@@ -186,7 +186,8 @@ def run_column(emu: Any, tmp: str, column: str, args: argparse.Namespace, redis_
             )
         else:
             settings[host]["AIRFLOW__KAIZALA__BUDGET_BACKEND"] = "local" if column == "local" else "host"
-    roles = [("walk", walk_group, "a" if i < 2 or column != "2 hosts" else "b") for i in range(WALKERS)]
+    half = args.walkers // 2
+    roles = [("walk", walk_group, "a" if i < half or column != "2 hosts" else "b") for i in range(args.walkers)]
     roles.append(("send", send_group, "a"))
     go = os.path.join(work, "go")
     procs = []
@@ -257,7 +258,8 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=100, help="calls per window (L)")
     parser.add_argument("--window", type=float, default=3.0, help="window in seconds (W)")
     parser.add_argument("--windows", type=int, default=12, help="windows each column runs")
-    parser.add_argument("--quick", action="store_true", help="W=1 s, 3 windows, columns old and host")
+    parser.add_argument("--walkers", type=int, default=WALKERS, help="walking processes")
+    parser.add_argument("--quick", action="store_true", help="W=1 s, 3 windows, 2 walkers, columns old and host")
     parser.add_argument("--columns", default="old,local,host,redis,2 hosts", help="comma-separated columns to run")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -265,7 +267,7 @@ def main() -> int:
         child(json.loads(args.child))
         return 0
     if args.quick:
-        args.window, args.windows, args.columns = 1.0, 3, "old,host"
+        args.window, args.windows, args.columns, args.walkers = 1.0, 3, "old,host", 2
     columns = [c.strip() for c in args.columns.split(",") if c.strip()]
 
     tmp = tempfile.TemporaryDirectory(prefix="kaizala-bench-")
@@ -278,7 +280,7 @@ def main() -> int:
     try:
         with tmp, emulator(throttle_limit=args.limit, throttle_window=args.window) as emu:
             print(
-                f"emulator limit {args.limit} calls / {args.window:g} s; {WALKERS} walking processes + 1 sending; "
+                f"emulator limit {args.limit} calls / {args.window:g} s; {args.walkers} walking processes + 1 sending; "
                 f"{args.windows} windows per column"
             )
             for column in columns:
