@@ -25,7 +25,8 @@ CHILD = "import sys; from tests.hooks.conftest import child_main; child_main(sys
 def child_main(raw: str) -> None:
     """Child side: run one job and print its result as a JSON line.
 
-    Jobs: ``walk`` (walk ``group`` with ``conn_id``'s hook, page by page, from ``start_at`` on),
+    Jobs: ``walk`` (walk ``group`` with ``conn_id``'s hook, page by page, from ``start_at`` on), ``awalk``
+    (the same with the async hook, as a trigger does),
     ``send`` (send ``count`` messages to ``group``), ``hammer`` (book interactive slots on a host or Redis
     store until refused; reports how many were admitted).
     """
@@ -48,6 +49,11 @@ def child_main(raw: str) -> None:
     from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
     from airflow_provider_kaizala.hooks.token_store import MemoryRefreshTokenStore
 
+    if job == "awalk":
+        import asyncio
+
+        sys.stdout.write(json.dumps(asyncio.run(async_walk(args))) + "\n")
+        return
     hook = KaizalaHook(args["conn_id"], refresh_token_store=MemoryRefreshTokenStore(), retry_backoff=0.05)
     hook.get_access_token()
     delay = args.get("start_at", 0) - time.time()
@@ -105,6 +111,25 @@ def finish(children: list[subprocess.Popen[str]], timeout: float = 120.0) -> lis
                 child.kill()
                 child.wait()
     return results
+
+
+async def async_walk(args: dict[str, Any]) -> dict[str, Any]:
+    """Walk ``group`` with the async hook (as a trigger on the triggerer does), from ``start_at`` on."""
+    import asyncio
+
+    from airflow_provider_kaizala.hooks.async_kaizala import KaizalaAsyncHook
+    from airflow_provider_kaizala.hooks.token_store import MemoryRefreshTokenStore
+
+    hook = KaizalaAsyncHook(args["conn_id"], refresh_token_store=MemoryRefreshTokenStore(), retry_backoff=0.05)
+    session = await hook.get_kaizala_session()
+    await asyncio.sleep(max(0.0, args.get("start_at", 0) - time.time()))
+    people = 0
+    try:
+        async for page in hook.iter_subscriber_pages(args["group"], page_size=args.get("page_size", 50)):
+            people += len(page)
+    finally:
+        await hook.aclose()
+    return {"backend": session.budget.backend, "people": people}
 
 
 def free_port() -> int:

@@ -332,6 +332,18 @@ def test_processes_walking_one_connector_share_its_budget(tenant, tmp_path, back
         assert statuses.count(429) > 0
 
 
+def test_the_triggerer_and_the_workers_draw_from_one_budget(tenant, tmp_path):
+    """Two worker processes walk with the sync hook while two walk with the async hook (as triggers do)."""
+    tenant.emulator.admin.faults(throttle_limit=20, throttle_window=1.0)
+    conn = tenant.conn_json(rate_limit_per_minute=20, rate_limit_window=1.0)
+    triggers = [{"job": "awalk", "group": tenant.public_group_id, "page_size": 12} for _ in range(2)]
+    results = walkers(tenant, conn, {"budget_backend": "host", "budget_dir": tmp_path}, 2, 12, triggers)
+    assert [r["people"] for r in results] == [tenant.subscriber_count] * 4
+    assert {r["backend"] for r in results} == {"host"}
+    statuses = [c["status"] for c in resource_calls(tenant)]
+    assert (statuses.count(200), statuses.count(429)) == (4 * 20, 0)
+
+
 def test_walks_leave_the_reserve_and_sends_go_through(tenant, tmp_path):
     """Three walkers and a sender: in no window of the server do walks take more than the bulk cap."""
     tenant.emulator.admin.faults(throttle_limit=20, throttle_window=1.0)
