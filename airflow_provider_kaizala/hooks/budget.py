@@ -727,6 +727,8 @@ class CallBudget:
 
     def acquire(self, endpoint: str, pause: Callable[[float, str], Any]) -> Generator[Any, Any, Ticket]:
         """Flow step: yield ``pause(seconds, reason)`` until the call is admitted; return its ticket."""
+        if not self.limits:  # nothing tracked: no pause, no ticket id to draw
+            return Ticket("", False)
         ticket = Ticket(uuid.uuid4().hex, endpoint in BULK_ENDPOINTS)
         waited, logged = 0.0, False
         while True:

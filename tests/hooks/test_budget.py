@@ -88,6 +88,8 @@ def test_an_unlimited_budget_is_not_tracked():
     budget = connector_budget("https://x", "app", 1_000_000_000, 60.0, BudgetSettings(backend="local"))
     assert budget.limits == ()
     assert budget.try_acquire(Ticket("a", True)) == (0.0, "")
+    with pytest.raises(StopIteration):  # admitted without a pause
+        next(budget.acquire("list_subscribers", lambda seconds, reason: seconds))
 
 
 # ----------------------------------------------------------------------------------------- rules
