@@ -159,3 +159,17 @@ def test_only_the_tested_python_is_declared():
     versions = {c.strip() for c in classifiers if re.fullmatch(r"\s*Programming Language :: Python :: 3\.\d+", c)}
     assert versions == {"Programming Language :: Python :: 3.11"}
     assert _setup_cfg()["mypy"]["python_version"] == "3.11"
+
+
+def test_readme_first_dag_builds(tmp_path):
+    """The README's first DAG (the PyPI page's example) is valid: Airflow parses it into its two tasks."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    readme = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+    first_dag = next(block for block in blocks if "with DAG(" in block)
+    (tmp_path / "readme_dag.py").write_text(first_dag)
+    bag = DagBag(dag_folder=str(tmp_path))
+    assert bag.import_errors == {}
+    (dag,) = bag.dags.values()
+    assert sorted(dag.task_ids) == ["list_groups", "say_hello"]
