@@ -82,10 +82,11 @@ def finish(process: subprocess.Popen[str]) -> str:
 
 
 def wait_for_baseline(setup: dict[str, Any], process: subprocess.Popen[str]) -> None:
-    """Until the sensor of the first run recorded its first baseline (the file appears)."""
+    """Until the sensor of the first run recorded its first baseline of this group (the file appears)."""
     root = setup["home"] / "kaizala" / "snapshots"
+    token = setup["group_id"].split("@")[0]  # the group's folder name holds it, whatever the encoding
     deadline = time.monotonic() + 300
-    while not any(root.rglob("subscribers.snapshot")):
+    while not any(token in str(p) for p in root.rglob("subscribers.snapshot")):
         if process.poll() is not None or time.monotonic() > deadline:
             output = finish(process)
             raise AssertionError(f"no baseline was recorded:\n{output[-5000:]}")
