@@ -70,6 +70,8 @@ def test_state_file_keeps_credentials_across_restarts(tmp_path: Path):
         assert_error(get_token(em.url, extra), 401, "Unauthenticated")
         assert get_token(em.url, extra, new_refresh).status_code == 200
         assert_error(get_token(em.url, rotated_app), 401, "Unauthenticated")
+        em.admin.reset()  # the file mirrors the live credentials: a reset empties it
+        assert json.loads(path.read_text())["connectors"] == []
 
 
 def test_state_file_through_the_command_line(tmp_path: Path):
