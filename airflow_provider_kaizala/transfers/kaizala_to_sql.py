@@ -12,16 +12,18 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_kaizala.exceptions import (
+    KaizalaBadRequestError,
     KaizalaLoadConflictError,
     KaizalaResponseError,
     KaizalaValidationError,
 )
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
+from airflow_provider_kaizala.hooks.policy import subscriber_page, subscriber_page_body
 from airflow_provider_kaizala.hooks.validation import validate_choice, validate_id
 from airflow_provider_kaizala.membership import KINDS
 
@@ -42,9 +44,23 @@ PREFETCH_PAGES = 8
 DEFAULT_LOCK_TIMEOUT = 300.0
 #: The dialects with a native lock; every other dialect uses a lock row in ``<table>_locks``.
 NATIVE_LOCKS = ("postgresql", "sqlite")
+#: Staging tables of resumable walks are named ``<table>__kz_walk_<walk id>``: durable, one per walk.
+WALK_MARK = "__kz_walk_"
+_WALK_ID = re.compile(r"[0-9a-f]{16}")
+#: Pages between two checkpoints of a resumable walk (staged rows and cursor committed together).
+DEFAULT_CHECKPOINT_PAGES = 20
+#: Checkpoints not updated for this many seconds are abandoned: their staging tables are dropped.
+DEFAULT_CHECKPOINT_MAX_AGE = 7 * 86400.0
+#: Subscribers asked for per page (the API's most).
+PAGE_SIZE = 50
+#: Lists named one by one in an Asset event's ``extra`` (``listCount`` gives them all).
+MAX_EVENT_LISTS = 200
 
 
-def prefetched(pages: Iterator[list[dict[str, Any]]], depth: int = PREFETCH_PAGES) -> Iterator[list[dict[str, Any]]]:
+_T = TypeVar("_T")
+
+
+def prefetched(pages: Iterator[_T], depth: int = PREFETCH_PAGES) -> Iterator[_T]:
     """Fetch pages in a background thread while the caller writes the previous ones (bounded queue).
 
     Paging waits on the network and the database driver releases the GIL while writing, so the two overlap.
@@ -180,6 +196,30 @@ class TableNames:
         name = f"{self.name[:40]}{STAGE_MARK}{_stage_suffix()}"
         temp_schema = {"postgresql": "pg_temp", "sqlite": "temp"}.get(self.dialect)
         return name, f"{temp_schema}.{self.quote(name)}" if temp_schema else self.quote(name)
+
+    def ref(self, name: str) -> str:
+        """How statements refer to the table ``name`` in this table's schema (quoted when reserved)."""
+        return f"{self.quote(self.schema)}.{self.quote(name)}" if self.schema else self.quote(name)
+
+    def walk_stage(self, walk_id: str) -> tuple[str, str]:
+        """The durable staging table of one resumable walk: its bare name and how statements refer to it.
+
+        The name is derived from the walk id alone (16 hex digits, checked here), never read back from the
+        warehouse, so a checkpoint row cannot make a load touch a table the transfer did not create.
+        """
+        if not _WALK_ID.fullmatch(walk_id):
+            raise ValueError(f"not a walk id: {walk_id!r}")
+        name = f"{self.name[:36]}{WALK_MARK}{walk_id}"
+        return name, self.ref(name)
+
+    def walks_ddl(self) -> str:
+        """CREATE statement of ``<table>_walks``, the checkpoints of resumable walks."""
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.qualified('_walks')} (walk_id TEXT NOT NULL PRIMARY KEY, "
+            "group_id TEXT NOT NULL, kind TEXT NOT NULL, observed_at TEXT NOT NULL, status TEXT NOT NULL, "
+            "cursor TEXT, pages INTEGER NOT NULL, rows_staged INTEGER NOT NULL, restarts INTEGER NOT NULL, "
+            "started_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+        )
 
     def ddl(self) -> list[str]:
         """CREATE statements for the membership table, the load log, the groups table (and the lock rows)."""
@@ -385,10 +425,163 @@ class _Session:
                 "Could not drop the staging table %s (%s); it ends with the session.", ref, type(err).__name__
             )
 
+    # -- resumable walks: a checkpoint row in <table>_walks and a durable staging table per walk
+
+    def create_walks_table(self) -> None:
+        """Create ``<table>_walks`` when missing, serialised with other loads creating tables."""
+        self.begin_locked(("*", "ddl"), key_table=self.names.label)
+        self.execute(self.names.walks_ddl())
+        self.commit()
+
+    def _stage_exists(self, ref: str) -> bool:
+        try:
+            self.execute(f"SELECT 1 FROM {ref} WHERE 1 = 0").fetchall()
+            self.commit()
+            return True
+        except Exception:
+            self.rollback()
+            return False
+
+    def open_walk(self, walk_id: str, group_id: str, kind: str, observed_at: str) -> _Walk:
+        """The walk's checkpoint when an earlier try left one, else a new checkpoint row and staging table.
+
+        Both are created in one transaction with ``CREATE TABLE`` (never ``IF NOT EXISTS``): a table of that
+        name the transfer did not create makes the load fail instead of writing into it.
+        """
+        name, ref = self.names.walk_stage(walk_id)
+        walks, p = self.names.qualified("_walks"), self.p
+        rows = self.execute(
+            f"SELECT status, cursor, pages, rows_staged, restarts, observed_at, group_id, kind FROM {walks} "
+            f"WHERE walk_id = {p}",
+            (walk_id,),
+        ).fetchall()
+        self.commit()
+        if rows:
+            status, cursor, pages, staged, restarts, seen_at, seen_group, seen_kind = rows[0]
+            consistent = (seen_at, seen_group, seen_kind) == (observed_at, group_id, kind)
+            if consistent and (status == "merged" or (status in ("walking", "staged") and self._stage_exists(ref))):
+                return _Walk(
+                    walk_id, group_id, kind, observed_at, ref, str(status), cursor, int(pages), int(staged),
+                    int(restarts), resumed=True,
+                )  # fmt: skip
+            self.log.warning("Discarding the unusable checkpoint of walk %s (%s).", walk_id, status)
+            self.forget_walk(walk_id)
+        now = _now()
+        flag = "BOOLEAN" if self.names.dialect == "postgresql" else "INTEGER"
+        try:
+            self.execute(
+                f"INSERT INTO {walks} (walk_id, group_id, kind, observed_at, status, cursor, pages, rows_staged, "
+                f"restarts, started_at, updated_at) VALUES ({p}, {p}, {p}, {p}, {p}, NULL, 0, 0, 0, {p}, {p})",
+                (walk_id, group_id, kind, observed_at, "walking", now, now),
+            )
+            self.execute(
+                f"CREATE TABLE {ref} (mobile_number TEXT NOT NULL PRIMARY KEY, person_id TEXT, role TEXT, "
+                f"is_provisioned {flag})"
+            )
+            self.commit()
+        except Exception as err:
+            self.rollback()
+            raise KaizalaLoadConflictError(
+                f"Could not start the checkpointed walk of {kind} of {group_id}: creating its staging table {name} "
+                f"failed ({type(err).__name__}). A table of that name that this transfer did not create is never "
+                "written to; rename it, or run the load again."
+            ) from err
+        self.log.debug("Staging walk %s into %s.", walk_id, name)
+        return _Walk(walk_id, group_id, kind, observed_at, ref)
+
+    def checkpoint(self, walk: _Walk, batch: Sequence[tuple[Any, ...]]) -> None:
+        """Commit the staged rows of the last pages together with the cursor that follows them."""
+        p = self.p
+        if batch:
+            self.cursor.executemany(
+                f"INSERT INTO {walk.stage} (mobile_number, person_id, role, is_provisioned) "
+                f"VALUES ({p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING",
+                list(batch),
+            )
+        self.execute(
+            f"UPDATE {self.names.qualified('_walks')} SET status = {p}, cursor = {p}, pages = {p}, "
+            f"rows_staged = {p}, restarts = {p}, updated_at = {p} WHERE walk_id = {p}",
+            (walk.status, walk.cursor, walk.pages, walk.rows, walk.restarts, _now(), walk.walk_id),
+        )
+        self.commit()
+
+    def restart_walk(self, walk: _Walk) -> None:
+        """Empty the walk's staging table and move its checkpoint back to page 1."""
+        self.rollback()
+        self.execute(f"DELETE FROM {walk.stage}")
+        walk.cursor, walk.pages, walk.rows, walk.status = None, 0, 0, "walking"
+        walk.restarts += 1
+        self.checkpoint(walk, ())
+
+    def mark_merged(self, walk: _Walk) -> None:
+        """Inside the merge's transaction: the walk's list is merged (a later try does not walk it again)."""
+        walk.status, walk.cursor = "merged", None
+        self.execute(
+            f"UPDATE {self.names.qualified('_walks')} SET status = {self.p}, cursor = NULL, updated_at = {self.p} "
+            f"WHERE walk_id = {self.p}",
+            ("merged", _now(), walk.walk_id),
+        )
+
+    def drop_walk_stage(self, walk_id: str) -> None:
+        """Drop a walk's staging table (its name comes from the walk id, never from the warehouse)."""
+        _, ref = self.names.walk_stage(walk_id)
+        try:
+            self.rollback()
+            self.execute(f"DROP TABLE IF EXISTS {ref}")
+            self.commit()
+        except Exception as err:
+            with contextlib.suppress(Exception):
+                self.rollback()
+            self.log.warning("Could not drop the staging table of walk %s (%s).", walk_id, type(err).__name__)
+
+    def forget_walk(self, walk_id: str) -> None:
+        """Drop a walk's staging table and delete its checkpoint row."""
+        self.drop_walk_stage(walk_id)
+        self.execute(f"DELETE FROM {self.names.qualified('_walks')} WHERE walk_id = {self.p}", (walk_id,))
+        self.commit()
+
+    def cleanup_walks(self, max_age: float) -> int:
+        """Forget checkpoints not updated for ``max_age`` seconds (abandoned: no retry will resume them)."""
+        import pendulum
+
+        cutoff = pendulum.now("UTC").subtract(seconds=max_age).isoformat()
+        rows = self.execute(
+            f"SELECT walk_id FROM {self.names.qualified('_walks')} WHERE updated_at < {self.p}", (cutoff,)
+        ).fetchall()
+        self.commit()
+        abandoned = [str(r[0]) for r in rows if _WALK_ID.fullmatch(str(r[0]))]
+        for walk_id in abandoned:
+            self.forget_walk(walk_id)
+        if abandoned:
+            self.log.info(
+                "Removed %d abandoned walk checkpoint(s) of %s older than %.0f s.",
+                len(abandoned),
+                self.names.label,
+                max_age,
+            )
+        return len(abandoned)
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.rollback()
         self.conn.close()
+
+
+@dataclass
+class _Walk:
+    """One resumable walk of one list: its checkpoint (``<table>_walks`` row) and durable staging table."""
+
+    walk_id: str
+    group_id: str
+    kind: str
+    observed_at: str
+    stage: str
+    status: str = "walking"
+    cursor: str | None = None
+    pages: int = 0
+    rows: int = 0
+    restarts: int = 0
+    resumed: bool = False
 
 
 class _Progress:
@@ -443,8 +636,17 @@ class KaizalaToSqlOperator(BaseOperator):
     :param batch_size: rows per staging insert.
     :param lock_timeout: seconds to wait for another load of the same list before
         :class:`~airflow_provider_kaizala.exceptions.KaizalaLoadConflictError`.
+    :param resumable: inside a task (a context with ``ti``), checkpoint the walk in the warehouse so a retry
+        of the same task instance (dag_id, task_id, run_id, map_index) resumes it instead of starting at
+        page 1 (see the docs, *Resumable walks*). Without a task context loads stage in temporary tables.
+    :param checkpoint_pages: pages between two checkpoints of a resumable walk.
+    :param checkpoint_max_age: seconds after which a checkpoint nobody updated is abandoned and removed.
+    :param changes_path: write the period's joins and leaves (JSON Lines, one row per person) to this path
+        or ``ObjectStoragePath`` URL (templated); its path and the counts are the ``extra`` of the event of
+        every ``Asset`` in ``outlets``, so downstream DAGs scheduled on it react without a walk of their own.
     :param kaizala_conn_id: the ``kaizala`` connection (templated).
-    :return: ``{"table", "observedAt", "groups", "present", "joined", "left", "changed", "rowsPerSecond"}``.
+    :return: ``{"table", "observedAt", "groups", "present", "joined", "left", "changed", "rowsPerSecond",
+        "changesPath"}``.
     """
 
     template_fields: Sequence[str] = (
@@ -455,6 +657,7 @@ class KaizalaToSqlOperator(BaseOperator):
         "kind",
         "include_subscribers",
         "observed_at",
+        "changes_path",
     )
 
     def __init__(
@@ -469,6 +672,10 @@ class KaizalaToSqlOperator(BaseOperator):
         create_table: bool = True,
         batch_size: int = 2000,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        resumable: bool = True,
+        checkpoint_pages: int = DEFAULT_CHECKPOINT_PAGES,
+        checkpoint_max_age: float = DEFAULT_CHECKPOINT_MAX_AGE,
+        changes_path: str | None = None,
         kaizala_conn_id: str = KaizalaHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -482,6 +689,10 @@ class KaizalaToSqlOperator(BaseOperator):
         self.create_table = create_table
         self.batch_size = batch_size
         self.lock_timeout = lock_timeout
+        self.resumable = resumable
+        self.checkpoint_pages = checkpoint_pages
+        self.checkpoint_max_age = checkpoint_max_age
+        self.changes_path = changes_path
         self.kaizala_conn_id = kaizala_conn_id
 
     @cached_property
@@ -524,15 +735,21 @@ class KaizalaToSqlOperator(BaseOperator):
 
     def _check(self) -> tuple[TableNames, list[tuple[str, str]] | None]:
         names = TableNames.parse(self.table, "default")  # syntax first; quoting waits for the dialect
-        for field, value, limit in (("batch_size", self.batch_size, 10**6), ("lock_timeout", self.lock_timeout, 86400)):
+        for field, value, limit in (
+            ("batch_size", self.batch_size, 10**6),
+            ("lock_timeout", self.lock_timeout, 86400),
+            ("checkpoint_pages", self.checkpoint_pages, 10**6),
+            ("checkpoint_max_age", self.checkpoint_max_age, 366 * 86400),
+        ):
+            integer = field in ("batch_size", "checkpoint_pages")
             if (
                 isinstance(value, bool)
                 or not isinstance(value, (int, float))
                 or not math.isfinite(value)
                 or not 0 < value <= limit
-                or (field == "batch_size" and not isinstance(value, int))
+                or (integer and not isinstance(value, int))
             ):
-                kind = "an integer" if field == "batch_size" else "a number of seconds"
+                kind = "an integer" if integer else "a number of seconds"
                 raise KaizalaValidationError(f"Invalid {field}={value!r}: expected {kind} above 0, at most {limit}.")
         if self.group_id is None:
             return names, None
@@ -545,19 +762,31 @@ class KaizalaToSqlOperator(BaseOperator):
 
         parsed, targets = self._check()
         include_subscribers = validate_bool(self.include_subscribers, "include_subscribers")
+        resumable = validate_bool(self.resumable, "resumable")
+        if self.changes_path is not None and not (isinstance(self.changes_path, str) and self.changes_path.strip()):
+            raise KaizalaValidationError(
+                f"Invalid changes_path={self.changes_path!r}: expected a path or an ObjectStoragePath URL, or None."
+            )
         observed_at = self._observed_at(context)
+        run_key = _run_key(context) if resumable else None
         started = time.monotonic()
         sql = self.sql_hook
         names = TableNames(sql.dialect_name, parsed.schema, parsed.name)
         session = _Session(sql.get_conn(), names, sql.placeholder, float(self.lock_timeout), self.log)
         totals = {"present": 0, "joined": 0, "left": 0, "changed": 0}
         counts: dict[tuple[str, str], int] = {}
+        per_list: list[dict[str, Any]] = []
+        walk_ids: list[str] = []
         groups: list[dict[str, Any]] = []
+        changes_path: str | None = None
         try:
             session.check_schema()
             if self.create_table:
                 session.create_tables()
             session.resolve_table()
+            if run_key is not None:
+                session.create_walks_table()
+                session.cleanup_walks(float(self.checkpoint_max_age))
             if targets is None:
                 groups = self.hook.list_groups(fetch_all_groups=True)
                 targets = [(str(g["groupId"]), "members") for g in groups]
@@ -566,7 +795,12 @@ class KaizalaToSqlOperator(BaseOperator):
                         (str(g["groupId"]), "subscribers") for g in groups if g.get("groupType") == "ConnectGroup"
                     ]
             for group_id, kind in targets:
-                result = self._load_one(session, group_id, kind, observed_at)
+                if run_key is None:
+                    result = self._load_one(session, group_id, kind, observed_at)
+                else:
+                    walk_ids.append(_walk_id(names, run_key, group_id, kind, observed_at))
+                    result = self._load_walk(session, walk_ids[-1], group_id, kind, observed_at)
+                per_list.append({"groupId": group_id, "kind": kind, **result})
                 counts[(group_id, kind)] = result["present"]
                 for key in totals:
                     totals[key] += result[key]
@@ -574,8 +808,13 @@ class KaizalaToSqlOperator(BaseOperator):
                 session.begin_locked(("*", "groups"))
                 self._record_groups(session, groups, counts, observed_at)
                 session.commit()
+            if self.changes_path:
+                changes_path = self._write_changes(session, str(self.changes_path), targets, observed_at)
+            for walk_id in walk_ids:  # the whole load succeeded: its checkpoints are no longer needed
+                session.forget_walk(walk_id)
         finally:
             session.close()
+        self._publish(context, names, observed_at, totals, per_list, changes_path)
         elapsed = time.monotonic() - started
         self.log.info(
             "Loaded %d groups/lists into %s at %s: %d present, %d joined, %d left, %d changed in %.1f s.",
@@ -594,7 +833,207 @@ class KaizalaToSqlOperator(BaseOperator):
             "groups": len({g for g, _ in targets}),
             **totals,
             "rowsPerSecond": round(totals["present"] / elapsed, 1) if elapsed else None,
+            "changesPath": changes_path,
         }
+
+    def _publish(
+        self,
+        context: Any,
+        names: TableNames,
+        observed_at: str,
+        totals: Mapping[str, int],
+        per_list: Sequence[Mapping[str, Any]],
+        changes_path: str | None,
+    ) -> None:
+        """Attach the period's joins and leaves to the event of every ``Asset`` among the outlets."""
+        from airflow.sdk import Asset
+
+        assets = [outlet for outlet in (self.outlets or []) if isinstance(outlet, Asset)]
+        events = context.get("outlet_events") if isinstance(context, Mapping) or hasattr(context, "get") else None
+        if not assets or events is None:
+            return
+        extra: dict[str, Any] = {
+            "table": names.label,
+            "observedAt": observed_at,
+            "present": totals["present"],
+            "joined": totals["joined"],
+            "left": totals["left"],
+            "changed": totals["changed"],
+            "changesPath": changes_path,
+            "listCount": len(per_list),
+            "lists": [
+                {k: entry[k] for k in ("groupId", "kind", "present", "joined", "left", "firstLoad")}
+                for entry in per_list[:MAX_EVENT_LISTS]
+            ],
+        }
+        for asset in assets:
+            events[asset].extra = extra
+        self.log.info(
+            "Published %d joined and %d left of %s at %s to %s.",
+            totals["joined"],
+            totals["left"],
+            names.label,
+            observed_at,
+            ", ".join(repr(a.name) for a in assets),
+        )
+
+    def _write_changes(self, session: _Session, path: str, targets: Sequence[tuple[str, str]], observed_at: str) -> str:
+        """Write the people who joined or left at ``observed_at`` (from the spells the load opened or closed)."""
+        from airflow_provider_kaizala.storage import write_json_lines
+
+        p, table = session.p, session.names.qualified()
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for group_id, kind in targets:
+                for change, column in (("joined", "first_seen"), ("left", "left_at")):
+                    cursor = session.execute(
+                        f"SELECT mobile_number, person_id, role FROM {table} WHERE group_id = {p} AND kind = {p} "
+                        f"AND {column} = {p} ORDER BY mobile_number",
+                        (group_id, kind, observed_at),
+                    )
+                    while chunk := cursor.fetchmany(5000):
+                        for number, person_id, role in chunk:
+                            yield {
+                                "groupId": group_id,
+                                "kind": kind,
+                                "change": change,
+                                "mobileNumber": number,
+                                "personId": person_id,
+                                "role": role,
+                                "observedAt": observed_at,
+                            }
+                    session.commit()
+
+        written, count = write_json_lines(path, rows())
+        self.log.info("Wrote %d joins and leaves to %s.", count, written)
+        return written
+
+    def _load_walk(self, session: _Session, walk_id: str, group_id: str, kind: str, observed_at: str) -> dict[str, Any]:
+        """Load one list through a checkpointed walk: resume an earlier try's walk, or start one."""
+        self._latest(session, group_id, kind, observed_at)
+        session.commit()
+        walk = session.open_walk(walk_id, group_id, kind, observed_at)
+        if walk.status == "merged":
+            done = self._loaded(session, group_id, kind, observed_at)
+            if done is not None:
+                self.log.info(
+                    "%s of %s were merged at %s by an earlier try of this task: not walked again.",
+                    kind,
+                    group_id,
+                    observed_at,
+                )
+                return done
+            session.forget_walk(walk_id)
+            walk = session.open_walk(walk_id, group_id, kind, observed_at)
+        try:
+            if walk.status == "walking":
+                self._stage_walk(session, walk)
+            session.begin_locked((group_id, kind))
+            previous = self._latest(session, group_id, kind, observed_at)
+            if previous == observed_at:
+                self._undo(session, group_id, kind, observed_at)
+            result: dict[str, Any] = self._merge(session, walk.stage, group_id, kind, observed_at)
+            session.mark_merged(walk)
+            first = self._previous(session, group_id, kind, observed_at) is None
+            session.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                session.rollback()  # the checkpoint stays: a retry resumes from it
+            raise
+        session.drop_walk_stage(walk_id)
+        return {**result, "firstLoad": first}
+
+    def _previous(self, session: _Session, group_id: str, kind: str, observed_at: str) -> str | None:
+        loads, p = session.names.qualified("_loads"), session.p
+        found = session.one(
+            f"SELECT MAX(observed_at) FROM {loads} WHERE group_id = {p} AND kind = {p} AND observed_at < {p}",
+            (group_id, kind, observed_at),
+        )
+        return None if found is None else str(found)
+
+    def _loaded(self, session: _Session, group_id: str, kind: str, observed_at: str) -> dict[str, Any] | None:
+        """The logged counts of the list's load at ``observed_at``, if there is one."""
+        p = session.p
+        rows = session.execute(
+            f"SELECT present, joined, left_count, changed FROM {session.names.qualified('_loads')} "
+            f"WHERE group_id = {p} AND kind = {p} AND observed_at = {p}",
+            (group_id, kind, observed_at),
+        ).fetchall()
+        first = self._previous(session, group_id, kind, observed_at) is None
+        session.commit()
+        if not rows:
+            return None
+        present, joined, left, changed = (int(v) for v in rows[0])
+        return {"present": present, "joined": joined, "left": left, "changed": changed, "firstLoad": first}
+
+    def _stage_walk(self, session: _Session, walk: _Walk) -> None:
+        """Walk from the checkpoint's cursor; restart from page 1 when the server refuses a saved cursor."""
+        if walk.pages:
+            self.log.info(
+                "Resuming the walk of %s of %s from its checkpoint: %d pages and %d people already staged, "
+                "continuing at page %d (walk %s).",
+                walk.kind,
+                walk.group_id,
+                walk.pages,
+                walk.rows,
+                walk.pages + 1,
+                walk.walk_id,
+            )
+        saved = walk.cursor
+        received: list[int] = [0]
+        try:
+            self._walk_pages(session, walk, received)
+        except KaizalaBadRequestError:
+            if saved is None or received[0]:
+                raise
+            self.log.warning(
+                "Kaizala no longer accepts the saved cursor of the walk of %s of %s (HTTP 400): restarting it "
+                "from page 1; the %d people staged before are discarded (walk %s).",
+                walk.kind,
+                walk.group_id,
+                walk.rows,
+                walk.walk_id,
+            )
+            session.restart_walk(walk)
+            self._walk_pages(session, walk, received)
+
+    def _walk_pages(self, session: _Session, walk: _Walk, received: list[int]) -> None:
+        progress = _Progress(self.log, f"{walk.kind} of {walk.group_id}")
+        batch: list[tuple[Any, ...]] = []
+        since = 0
+        for page, cursor in prefetched(self._pages_from(walk.group_id, walk.kind, walk.cursor)):
+            received[0] += 1
+            progress.page(len(page))
+            batch.extend(self._rows(page, walk.group_id, walk.kind))
+            walk.pages += 1
+            walk.rows += len(page)
+            since += 1
+            if cursor is None:
+                break
+            if since >= self.checkpoint_pages:
+                walk.cursor = cursor
+                session.checkpoint(walk, batch)
+                batch.clear()
+                since = 0
+        walk.cursor, walk.status = None, "staged"
+        session.checkpoint(walk, batch)
+
+    def _pages_from(
+        self, group_id: str, kind: str, cursor: str | None
+    ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Pages of the list with the cursor that follows each (None after the last), from ``cursor`` on."""
+        if kind == "members":
+            yield self.hook.list_members(group_id), None
+            return
+        hook = self.hook
+        guard = hook._page_guard("list_subscribers", f"groups/{group_id}/subscribers")
+        while True:
+            body = hook.call("list_subscribers", json=subscriber_page_body(cursor, PAGE_SIZE), group_id=group_id)
+            items, cursor = subscriber_page(body)
+            guard.next_page(cursor, len(items))
+            yield items, cursor
+            if cursor is None:
+                return
 
     def _people(self, group_id: str, kind: str) -> Iterator[list[dict[str, Any]]]:
         if kind == "members":
@@ -636,7 +1075,7 @@ class KaizalaToSqlOperator(BaseOperator):
             )
         return None if latest is None else str(latest)
 
-    def _load_one(self, session: _Session, group_id: str, kind: str, observed_at: str) -> dict[str, int]:
+    def _load_one(self, session: _Session, group_id: str, kind: str, observed_at: str) -> dict[str, Any]:
         """Stage one list, then, holding its lock, undo a previous load of the same date, merge and log it."""
         self._latest(session, group_id, kind, observed_at)  # fail before walking any page
         session.commit()
@@ -647,7 +1086,8 @@ class KaizalaToSqlOperator(BaseOperator):
             session.begin_locked((group_id, kind))
             if self._latest(session, group_id, kind, observed_at) == observed_at:  # again, under the lock
                 self._undo(session, group_id, kind, observed_at)
-            result = self._merge(session, stage, group_id, kind, observed_at)
+            result: dict[str, Any] = self._merge(session, stage, group_id, kind, observed_at)
+            result["firstLoad"] = self._previous(session, group_id, kind, observed_at) is None
             session.commit()
             return result
         except BaseException:
@@ -755,6 +1195,22 @@ class KaizalaToSqlOperator(BaseOperator):
                 for g in groups
             ],
         )
+
+
+def _run_key(context: Any) -> tuple[str, str, str, int] | None:
+    """The task instance a resumable walk belongs to (dag_id, task_id, run_id, map_index), if there is one."""
+    ti = context.get("ti") if hasattr(context, "get") else None
+    parts = tuple(getattr(ti, name, None) for name in ("dag_id", "task_id", "run_id"))
+    if ti is None or not all(isinstance(part, str) and part for part in parts):
+        return None
+    map_index = getattr(ti, "map_index", -1)
+    return (str(parts[0]), str(parts[1]), str(parts[2]), int(map_index if isinstance(map_index, int) else -1))
+
+
+def _walk_id(names: TableNames, run_key: tuple[str, str, str, int], group_id: str, kind: str, observed_at: str) -> str:
+    """The id of one list's walk in one task instance: 16 hex digits (names its checkpoint and staging table)."""
+    text = "\0".join((names.label, *map(str, run_key), group_id, kind, observed_at))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _now() -> str:
