@@ -9,6 +9,7 @@ import pytest
 
 from airflow_provider_kaizala.exceptions import KaizalaValidationError
 from airflow_provider_kaizala.operators import actions as act
+from airflow_provider_kaizala.operators import api
 from airflow_provider_kaizala.operators import groups as grp
 from airflow_provider_kaizala.operators import media as med
 from airflow_provider_kaizala.operators import members as mem
@@ -25,6 +26,10 @@ Q_OK = [{"title": "OK?", "type": "SingleOption", "options": ["Yes", "No"]}]
 
 #: (operator class, arguments, field named in the error). ``{{ ... }}`` values are rendered with CONTEXT first.
 CORPUS: list[tuple[type, dict[str, Any], str]] = [
+    # the generic API operator
+    (api.KaizalaApiOperator, {"endpoint": "access_token"}, "endpoint"),
+    (api.KaizalaApiOperator, {"endpoint": "get_group", "path_ids": {"group_id": "a/b"}}, "group_id"),
+    (api.KaizalaApiOperator, {"method": "GET", "path": "groups/../x"}, "path segment"),
     # messages
     (msg.KaizalaSendMessageOperator, {"group_id": G, "message": ""}, "message"),
     (msg.KaizalaSendMessageOperator, {"group_id": G, "message": "x" * 4001}, "message"),
@@ -35,7 +40,7 @@ CORPUS: list[tuple[type, dict[str, Any], str]] = [
     (msg.KaizalaSendMessageOperator, {"group_id": G, "message": "hi", "subscribers": []}, "subscribers"),
     (
         msg.KaizalaSendMessageOperator,
-        {"group_id": G, "message": "hi", "subscribers": "{{ params.phone }}"},
+        {"group_id": G, "message": "hi", "subscribers": "{{ params.bad_phone }}"},
         "subscribers",
     ),
     (
@@ -65,7 +70,7 @@ CORPUS: list[tuple[type, dict[str, Any], str]] = [
     (mem.KaizalaListMembersOperator, {"group_id": "{{ params.bad_id }}"}, "group_id"),
     (mem.KaizalaAddMembersOperator, {"group_id": G, "phone_numbers": []}, "phone_numbers"),
     (mem.KaizalaAddMembersOperator, {"group_id": G, "phone_numbers": [PHONE, "+1 415"]}, "phone_numbers[1]"),
-    (mem.KaizalaAddMembersOperator, {"group_id": G, "phone_numbers": PHONE}, "phone_numbers"),
+    (mem.KaizalaAddMembersOperator, {"group_id": G, "phone_numbers": "4155552671"}, "phone_numbers"),
     (mem.KaizalaRemoveMemberOperator, {"group_id": G}, "member"),
     (mem.KaizalaRemoveMemberOperator, {"group_id": G, "member_id": "m", "phone_number": PHONE}, "member"),
     (mem.KaizalaRemoveMemberOperator, {"group_id": G, "phone_number": "0800 123"}, "phone_number"),
@@ -147,7 +152,15 @@ CORPUS: list[tuple[type, dict[str, Any], str]] = [
     (KaizalaToSqlOperator, {"table": "x; DROP TABLE y"}, "table"),
     (KaizalaToSqlOperator, {"group_id": G, "kind": "admins"}, "kind"),
 ]
-CONTEXT = {"params": {"long": "y" * 5000, "phone": PHONE, "bad_id": "group id with spaces", "word": "fifty"}}
+CONTEXT = {
+    "params": {
+        "long": "y" * 5000,
+        "phone": PHONE,
+        "bad_phone": "4155552671",
+        "bad_id": "group id with spaces",
+        "word": "fifty",
+    }
+}
 
 
 def test_the_corpus_is_large_enough():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SECRET_MARKER
-from tests.operators.test_webhook_operators import Receiver
+from tests.operators.conftest import Receiver
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "example_dags"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseNotifier
+from airflow.providers.common.compat.sdk import BaseNotifier
 
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
+from airflow_provider_kaizala.hooks.mixin import KaizalaHookMixin
 
 #: Renders in task callbacks and in DAG-level callbacks (no ``ti`` there) under StrictUndefined.
 DEFAULT_MESSAGE = (
@@ -20,7 +20,7 @@ DEFAULT_MESSAGE = (
 )
 
 
-class KaizalaNotifier(BaseNotifier):
+class KaizalaNotifier(KaizalaHookMixin, BaseNotifier):
     """Send a Kaizala message when a task or DAG succeeds, fails, retries or misses a deadline.
 
     Use it in ``on_failure_callback``, ``on_success_callback`` and the other callbacks, at task or DAG
@@ -58,11 +58,6 @@ class KaizalaNotifier(BaseNotifier):
         self.message = message
         self.subscribers = subscribers
         self.send_to_all_subscribers = send_to_all_subscribers
-
-    @cached_property
-    def hook(self) -> KaizalaHook:
-        """The hook on the rendered connection id."""
-        return KaizalaHook(kaizala_conn_id=self.kaizala_conn_id)
 
     def _message_kwargs(self) -> dict[str, Any]:
         return {"subscribers": self.subscribers, "send_to_all_subscribers": self.send_to_all_subscribers}
