@@ -27,6 +27,7 @@ from airflow_provider_kaizala.hooks.core import (
 from airflow_provider_kaizala.hooks.policy import (
     ENDPOINTS,
     TransportError,
+    Undecodable,
     normalise_person,
     parse_json,
     subscriber_page,
@@ -155,16 +156,41 @@ class KaizalaAsyncHook(KaizalaBaseHook):
             return stop.value
 
     async def _send(self, step: Send) -> Received | TransportFailure:
+        """Send one request; the answer is read up to ``max_response_bytes`` and within ``request_deadline``."""
         import httpx
 
         client = await self._get_client()
+        config = (await self.get_kaizala_session()).config
+        cap = config.max_response_bytes
         try:
-            response = await client.request(
-                step.method, step.url, headers=step.headers, json=step.json, params=step.params, files=step.files
-            )
+            async with asyncio.timeout(config.request_deadline):
+                request = client.build_request(
+                    step.method, step.url, headers=step.headers, json=step.json, params=step.params, files=step.files
+                )
+                response = await client.send(request, stream=True)
+                try:
+                    chunks: list[bytes] = []
+                    size = 0
+                    length = response.headers.get("Content-Length")
+                    too_large = length is not None and length.strip().isdigit() and int(length) > cap
+                    if not too_large:
+                        async for chunk in response.aiter_bytes():
+                            size += len(chunk)
+                            if size > cap:
+                                too_large = True
+                                break
+                            chunks.append(chunk)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            return TransportFailure(TransportError.DEADLINE, f"request_deadline of {config.request_deadline:g} s")
         except httpx.HTTPError as err:
             return TransportFailure(classify_httpx_error(err), type(err).__name__)
-        return Received(response.status_code, response.headers, parse_json(response.content))
+        if too_large:
+            body: Any = Undecodable(f"larger than max_response_bytes ({cap} bytes)")
+        else:
+            body = parse_json(b"".join(chunks), response.headers.get("Content-Type"))
+        return Received(response.status_code, response.headers, body)
 
     async def call(self, endpoint: str, *, json: Any = None, params: dict[str, Any] | None = None, **ids: str) -> Any:
         """Make one API call named in the endpoint table; returns the decoded JSON body."""
@@ -181,10 +207,13 @@ class KaizalaAsyncHook(KaizalaBaseHook):
         """Pages of a public group's subscribers, fetched lazily by following ``cursor``."""
         group_id = validate_id(group_id, "group_id")
         page_size = validate_page_size(page_size)
+        session = await self.get_kaizala_session()
+        guard = session.page_guard("list_subscribers", f"groups/{group_id}/subscribers")
         cursor: str | None = None
         while True:
             body = await self.call("list_subscribers", json=subscriber_page_body(cursor, page_size), group_id=group_id)
             items, cursor = subscriber_page(body)
+            guard.next_page(cursor, len(items))
             yield items
             if cursor is None:
                 return

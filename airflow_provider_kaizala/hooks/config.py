@@ -3,8 +3,10 @@
 Mapping: host = token service root (default ``https://api.kaiza.la/v1``), login = applicationId,
 password = applicationSecret, extras ``refresh_token``, ``timeout``, ``allowed_hosts``, ``max_retries``,
 ``rate_limit_per_minute``, ``rate_limit_window`` (seconds, default 60; shorten only for an emulator
-with a short window), ``verify`` and ``proxies``. Extras are read under their plain names and under the
-legacy ``extra__kaizala__<name>`` names.
+with a short window), ``verify``, ``proxies``, and the limits against a hostile or broken server:
+``max_response_bytes`` (largest answer read, default 64 MiB), ``request_deadline`` (total seconds one
+request may take, default 300) and ``max_pages`` (pages in one paged walk, default 200,000). Extras are
+read under their plain names and under the legacy ``extra__kaizala__<name>`` names.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_kaizala.exceptions import KaizalaValidationError
+from airflow_provider_kaizala.exceptions import KaizalaRelocationError, KaizalaValidationError
 from airflow_provider_kaizala.hooks.policy import (
+    DEFAULT_MAX_PAGES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_RATE_LIMIT_PER_MINUTE,
     DEFAULT_TIMEOUT,
@@ -25,9 +28,16 @@ from airflow_provider_kaizala.hooks.policy import (
     AccessToken,
     PolicySettings,
     parse_allowed_hosts,
+    vet_token_root,
 )
 
 CONN_TYPE = "kaizala"
+#: Largest answer body read (decoded). The largest documented answers (a group's member list, an action's
+#: responses) stay in the low megabytes; a bigger body is refused instead of filling the worker's memory.
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+#: Total seconds one HTTP request may take, from connecting to the last body byte (``timeout`` bounds
+#: each single wait; this bounds a server that drips its answer a byte at a time).
+DEFAULT_REQUEST_DEADLINE = 300.0
 
 
 def _extra(extras: Mapping[str, Any], name: str) -> Any:
@@ -76,6 +86,9 @@ class KaizalaConnectionConfig:
     allowed_hosts: tuple[str, ...] = ()
     verify: bool = True
     proxies: dict[str, str] = field(default_factory=dict, repr=False)
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    request_deadline: float = DEFAULT_REQUEST_DEADLINE
+    max_pages: int = DEFAULT_MAX_PAGES
 
     @classmethod
     def from_connection(
@@ -85,6 +98,10 @@ class KaizalaConnectionConfig:
         root = (host or "").strip() or DEFAULT_TOKEN_ROOT
         if "://" not in root:
             root = f"https://{root}"
+        try:
+            root = vet_token_root(root)
+        except KaizalaRelocationError as err:
+            raise KaizalaValidationError(f"Connection {conn_id!r} has an invalid host: {err}") from None
         if not login:
             raise KaizalaValidationError(f"Connection {conn_id!r} has no login: set it to the applicationId.")
         if not password:
@@ -116,6 +133,9 @@ class KaizalaConnectionConfig:
             allowed_hosts=parse_allowed_hosts(_extra(extras, "allowed_hosts")),
             verify=_flag(_extra(extras, "verify"), True),
             proxies={str(k): str(v) for k, v in proxies.items()},
+            max_response_bytes=_number(extras, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES, int, 1024),
+            request_deadline=_number(extras, "request_deadline", DEFAULT_REQUEST_DEADLINE, float, 0.001),
+            max_pages=_number(extras, "max_pages", DEFAULT_MAX_PAGES, int, 1),
         )
 
     def policy_settings(self, backoff_base: float = 1.0) -> PolicySettings:

@@ -30,6 +30,7 @@ from airflow_provider_kaizala.hooks.policy import (
     Endpoint,
     Fail,
     GoneIsDone,
+    PageGuard,
     Relocate,
     RenewToken,
     SlidingWindowLimiter,
@@ -38,6 +39,7 @@ from airflow_provider_kaizala.hooks.policy import (
     api_url,
     check_endpoint_url,
     parse_token_response,
+    parse_url,
     shared_limiter,
     token_url,
 )
@@ -126,6 +128,11 @@ class KaizalaSession:
         """Key of this connector's token in the process cache."""
         return self.config.token_cache_key(self.refresh_token)
 
+    def page_guard(self, endpoint: Endpoint | str, path: str) -> PageGuard:
+        """A guard that ends one paged walk (repeated cursor, no progress, ``max_pages`` cap)."""
+        entry = ENDPOINTS[endpoint] if isinstance(endpoint, str) else endpoint
+        return PageGuard(entry, path, self.config.max_pages)
+
     def policy(self, endpoint: Endpoint, path: str) -> CallPolicy:
         """A fresh policy for one logical call."""
         return CallPolicy(endpoint, path, self.config.policy_settings(self.retry_backoff), self.rng)
@@ -165,11 +172,14 @@ class KaizalaSession:
             outcome = yield Send("GET", url, headers, endpoint.path)
             decision = self._decide(policy, outcome, url)
             if isinstance(decision, Done):
+                body = decision.body
                 break
             yield self._pause_or_raise(decision)
-        token, rotated = parse_token_response(outcome.body, pendulum.now("UTC"))
+        token, rotated = parse_token_response(body, pendulum.now("UTC"))
         self.on_token(token.token)
-        check_endpoint_url(token.endpoint_url, self.config.token_root, self.config.allowed_hosts)
+        token = token.relocated(
+            check_endpoint_url(token.endpoint_url, self.config.token_root, self.config.allowed_hosts)
+        )
         if rotated and rotated != self.refresh_token:
             self.on_token(rotated)
             yield Persist(rotated)
@@ -199,13 +209,15 @@ class KaizalaSession:
             outcome = yield Send(endpoint.method, url, headers, path, json=json, params=params, files=files)
             decision = self._decide(policy, outcome, url)
             if isinstance(decision, Done):
-                assert isinstance(outcome, Received)
-                return outcome.body if outcome.body is not None else {}
+                return decision.body
             if isinstance(decision, GoneIsDone):
                 log.info("Kaizala %s %s: already done by an earlier attempt.", endpoint.method, path)
                 return {"result": True}
             if isinstance(decision, Relocate):
-                log.warning("Kaizala relocated the endpoint of this connector (HTTP 308); following it.")
+                log.warning(
+                    "Kaizala relocated the endpoint of this connector (HTTP 308) to %s; following it.",
+                    parse_url(decision.endpoint_url).netloc,
+                )
                 token = TOKEN_CACHE.relocate(self.cache_key, decision.endpoint_url) or token.relocated(
                     decision.endpoint_url
                 )

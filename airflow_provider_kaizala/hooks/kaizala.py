@@ -9,6 +9,7 @@ made, not when a DAG file imports the hook.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable, Iterator
 from functools import cached_property
@@ -43,7 +44,9 @@ from airflow_provider_kaizala.hooks.policy import (
     ENDPOINTS,
     AccessToken,
     Endpoint,
+    PageGuard,
     TransportError,
+    Undecodable,
     as_bool,
     normalise_person,
     parse_json,
@@ -87,6 +90,39 @@ def _mask(value: str) -> None:
     from airflow.providers.common.compat.sdk import mask_secret
 
     mask_secret(value)
+
+
+class _DeadlineExceeded(Exception):
+    """The total deadline of a request passed while its answer was still arriving."""
+
+
+def read_capped_body(response: requests.Response, deadline: float, cap: int, read_timeout: float) -> bytes | None:
+    """Read a streamed ``requests`` answer: at most ``cap`` decoded bytes, finished by ``deadline`` (monotonic).
+
+    Returns the body, or None when it is larger than ``cap`` (the rest is not read). Each socket read
+    waits at most ``min(read_timeout, time left)``, so a server that drips its answer a byte at a time
+    is cut off at the deadline (raises :class:`_DeadlineExceeded`).
+    """
+    length = response.headers.get("Content-Length")
+    if length is not None and length.strip().isdigit() and int(length) > cap:
+        return None
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _DeadlineExceeded
+        if sock is not None:
+            sock.settimeout(min(read_timeout, left))
+        chunk = raw.read1(65536, decode_content=True)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
 
 
 def classify_requests_error(error: Exception) -> TransportError:
@@ -143,15 +179,43 @@ class KaizalaHook(KaizalaBaseHook):
 
     @cached_property
     def session(self) -> requests.Session:
-        """The hook's HTTP session (redirects are never followed automatically)."""
+        """The hook's HTTP session (redirects are never followed automatically).
+
+        Proxy and CA settings are resolved once per session instead of on every request (``requests``
+        re-reads the whole environment per request when ``trust_env`` is on): the connection's
+        ``proxies`` extra when set, else the environment's ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``
+        with ``NO_PROXY`` honoured per host; ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) when ``verify``
+        is on. ``~/.netrc`` is not read: the hook sends its own credentials only.
+        """
         import requests
 
         session = requests.Session()
+        session.trust_env = False
         session.headers["User-Agent"] = USER_AGENT
-        session.verify = self.config.verify
-        if self.config.proxies:
-            session.proxies.update(self.config.proxies)
+        verify: bool | str = self.config.verify
+        if verify is True:
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.verify = verify
         return session
+
+    def _proxies_for(self, url: str) -> dict[str, str]:
+        """The proxies for ``url``'s origin, resolved from the connection or the environment once per origin."""
+        end = url.find("/", url.find("://") + 3)
+        origin = url if end < 0 else url[:end]
+        proxies = self._proxies_by_origin.get(origin)
+        if proxies is None:
+            if self.config.proxies:
+                proxies = dict(self.config.proxies)
+            else:
+                from requests.utils import get_environ_proxies
+
+                proxies = {key: value for key, value in get_environ_proxies(url).items() if key != "no"}
+            self._proxies_by_origin[origin] = proxies
+        return proxies
+
+    @cached_property
+    def _proxies_by_origin(self) -> dict[str, dict[str, str]]:
+        return {}
 
     def get_conn(self) -> requests.Session:
         """Return the hook's ``requests.Session``."""
@@ -193,21 +257,56 @@ class KaizalaHook(KaizalaBaseHook):
 
     def _send(self, step: Send) -> Received | TransportFailure:
         import requests
+        import urllib3.exceptions
 
+        config = self.config
+        deadline = time.monotonic() + config.request_deadline
+        read_timeout = min(config.timeout, config.request_deadline)
+        session = self.session
         try:
-            response = self.session.request(
-                step.method,
-                step.url,
-                headers=step.headers,
-                json=step.json,
-                params=step.params,
-                files=step.files,
-                timeout=self.config.timeout,
-                allow_redirects=False,
+            # The transport adapter is called directly: Session.send would parse a 3xx Location with its own
+            # URL parser and read the whole 3xx body to prepare a redirect the hook never follows.
+            prepared = session.prepare_request(
+                requests.Request(
+                    step.method, step.url, headers=step.headers, json=step.json, params=step.params, files=step.files
+                )
+            )
+            response = session.get_adapter(step.url).send(
+                prepared,
+                stream=True,
+                timeout=(config.timeout, read_timeout),
+                verify=True if session.verify is None else session.verify,
+                cert=None,
+                proxies=self._proxies_for(step.url),
             )
         except requests.exceptions.RequestException as err:
             return TransportFailure(classify_requests_error(err), type(err).__name__)
-        return Received(response.status_code, response.headers, parse_json(response.content))
+        complete = False
+        try:
+            content = read_capped_body(response, deadline, config.max_response_bytes, read_timeout)
+            complete = content is not None
+        except _DeadlineExceeded:
+            return TransportFailure(TransportError.DEADLINE, f"request_deadline of {config.request_deadline:g} s")
+        except (OSError, urllib3.exceptions.HTTPError, requests.exceptions.RequestException) as err:
+            if time.monotonic() >= deadline:
+                return TransportFailure(TransportError.DEADLINE, f"request_deadline of {config.request_deadline:g} s")
+            kind = TransportError.TIMEOUT if "timed out" in str(err).lower() else TransportError.DROPPED
+            return TransportFailure(kind, type(err).__name__)
+        finally:
+            if complete:
+                response.raw.release_conn()
+            else:
+                response.close()
+        if content is None:
+            body: Any = Undecodable(f"larger than max_response_bytes ({config.max_response_bytes} bytes)")
+        else:
+            body = parse_json(content, response.headers.get("Content-Type"))
+        return Received(response.status_code, response.headers, body)
+
+    def _page_guard(self, endpoint: Endpoint | str, path: str) -> PageGuard:
+        """A guard ending one paged walk; the connection's ``max_pages`` is read at the first page."""
+        entry = ENDPOINTS[endpoint] if isinstance(endpoint, str) else endpoint
+        return PageGuard(entry, path, lambda: self.config.max_pages)
 
     def get_access_token(self, *, force: bool = False) -> AccessToken:
         """A fresh access token for this connector, from the process cache or the token service."""
@@ -365,10 +464,12 @@ class KaizalaHook(KaizalaBaseHook):
         """Pages of a public group's subscribers, fetched lazily by following ``cursor``."""
         group_id = validate_id(group_id, "group_id")
         page_size = validate_page_size(page_size)
+        guard = self._page_guard("list_subscribers", f"groups/{group_id}/subscribers")
         cursor: str | None = None
         while True:
             body = self.call("list_subscribers", json=subscriber_page_body(cursor, page_size), group_id=group_id)
             items, cursor = subscriber_page(body)
+            guard.next_page(cursor, len(items))
             yield items
             if cursor is None:
                 return
@@ -467,27 +568,32 @@ class KaizalaHook(KaizalaBaseHook):
         count = page_size
         next_from = from_date_ms
         boundary: set[str] = set()  # ids already yielded that carry the newest timestamp seen so far
+        guard = self._page_guard("list_actions", f"groups/{group_id}/actions")
         while True:
             if next_from is not None:
                 params["fromDate"] = next_from
             body = self.call("list_actions", params={**params, "count": count}, group_id=group_id)
-            items = [dict(item) for item in body.get("actions") or []]
+            items = [dict(item) for item in body["actions"]]
             fresh = [item for item in items if action_key(item) not in boundary]
-            yield from fresh
             times = [t for t in (action_time_ms(item) for item in items) if t is not None]
-            if not as_bool(body.get("hasMore", False)) or not items or not times:
+            more = as_bool(body.get("hasMore", False)) and bool(items) and bool(times)
+            guard.next_page((next_from, count, len(boundary)) if more else None, len(fresh))
+            yield from fresh
+            if not more:
                 return
             if not fresh:
                 # Every item shares the timestamp we continue from (the API's sentAt has whole seconds):
                 # ask for bigger pages rather than skip any action.
                 if count >= MAX_ACTIONS_PAGE:
-                    raise KaizalaException(
-                        f"Cannot page past the actions of group {group_id} sent at {max(times)} ms: more than "
-                        f"{MAX_ACTIONS_PAGE} share one timestamp."
+                    raise guard.no_progress(
+                        f"cannot page past the actions of group {group_id} sent at {max(times)} ms: more than "
+                        f"{MAX_ACTIONS_PAGE} share one timestamp, or the server repeats its page"
                     )
                 count = min(MAX_ACTIONS_PAGE, count * 2)
                 continue
             newest = max(times)
+            if next_from is not None and newest < next_from:
+                raise guard.no_progress(f"the server went back in time (from {next_from} ms to {newest} ms)")
             if newest != next_from:
                 boundary = set()
             boundary |= {action_key(item) for item in items if action_time_ms(item) == newest}
@@ -590,15 +696,27 @@ class KaizalaHook(KaizalaBaseHook):
         )
 
     def _walk_ticks(self, endpoint: str, key: str, params: dict[str, Any], **ids: str) -> Iterator[dict[str, Any]]:
-        """Follow a reactions cursor (.NET ticks) until a page comes back empty or the cursor stops moving."""
-        cursor: Any = 0
+        """Follow a reactions cursor (.NET ticks) until a page comes back empty or the cursor stops moving.
+
+        A cursor seen before (``1, 2, 1, 2``) or one that goes back raises
+        :class:`~airflow_provider_kaizala.exceptions.KaizalaPagingError`.
+        """
+        entry = ENDPOINTS[endpoint]
+        guard = self._page_guard(entry, entry.format_path(**ids))
+        cursor = 0
         while True:
             body = self.call(endpoint, params={**params, "cursor": cursor}, **ids)
-            items = body.get(key) or []
+            items = body[key]
+            raw_next = body.get("cursor")
+            next_cursor = None if raw_next is None else int(raw_next)
+            done = not items or next_cursor in (None, cursor)
+            if not done and next_cursor is not None and next_cursor < cursor:
+                raise guard.no_progress(f"the ticks cursor went back from {cursor} to {next_cursor}")
+            guard.next_page(None if done else next_cursor, len(items))
             yield from (dict(item) for item in items)
-            if not items or body.get("cursor") in (None, cursor):
+            if done or next_cursor is None:
                 return
-            cursor = body["cursor"]
+            cursor = next_cursor
 
     def iter_group_reactions(self, group_id: str, *, source_group_id: str | None = None) -> Iterator[dict[str, Any]]:
         """Reaction summaries of every message and action of a group, oldest change first (ticks cursor).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pendulum
@@ -11,6 +12,13 @@ from airflow_provider_kaizala.exceptions import KaizalaException
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
 
 SECOND = 1_795_000_000_000  # a whole second, in epoch ms
+
+
+@pytest.fixture(autouse=True)
+def unused_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection for the hook's settings (max_pages); the faked ``call`` never uses it to send anything."""
+    conn = {"conn_type": "kaizala", "login": "app", "password": "secret", "extra": {"refresh_token": "rt"}}
+    monkeypatch.setenv("AIRFLOW_CONN_UNUSED", json.dumps(conn))
 
 
 def fake_api(actions: list[dict[str, Any]]):
