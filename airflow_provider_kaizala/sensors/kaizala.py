@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_kaizala.exceptions import KaizalaException, KaizalaValidationError
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
+from airflow_provider_kaizala.hooks.mixin import KaizalaHookMixin
 from airflow_provider_kaizala.membership import (
     MembershipSnapshot,
     Retention,
@@ -32,7 +32,7 @@ ACKNOWLEDGING_STATES = frozenset({"success", "skipped"})
 IGNORED_STATES = frozenset({"removed"})
 
 
-class KaizalaMembershipSensor(BaseSensorOperator):
+class KaizalaMembershipSensor(KaizalaHookMixin, BaseSensorOperator):
     """Wait until a group's members, or a public group's subscribers, differ from the last baseline.
 
     Each check lists the whole membership (members in one call; subscribers page by page) into a compact
@@ -121,11 +121,6 @@ class KaizalaMembershipSensor(BaseSensorOperator):
         self.page_size = page_size
         self.kaizala_conn_id = kaizala_conn_id
         self.deferrable = deferrable
-
-    @cached_property
-    def hook(self) -> KaizalaHook:
-        """The sync hook (poke mode)."""
-        return KaizalaHook(kaizala_conn_id=self.kaizala_conn_id)
 
     def _options(self) -> tuple[str, str, int, str]:
         from airflow_provider_kaizala.hooks.validation import validate_bool, validate_id, validate_page_size
