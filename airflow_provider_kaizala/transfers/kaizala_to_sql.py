@@ -615,7 +615,14 @@ class KaizalaToSqlOperator(BaseOperator):
     temporary staging table of the load's own session (``<table>__kz_stage_<random>``) in batches as they
     arrive (the next pages are fetched while the previous ones are written), so memory does not grow with the
     group's size; one transaction per list then merges them into ``table``. An error anywhere in the walk
-    writes nothing.
+    writes nothing to ``table``.
+
+    Inside a task, walks are *resumable*: the staged rows go to a durable ``<table>__kz_walk_<walk id>`` table
+    and, every ``checkpoint_pages`` pages, are committed together with the cursor of the next page in
+    ``<table>_walks``; a retry of the same task instance (dag_id, task_id, run_id, map_index) resumes from
+    there. A saved cursor the server refuses (HTTP 400) restarts the walk from page 1, and checkpoints left
+    for ``checkpoint_max_age`` seconds are removed. With ``changes_path`` the people who joined or left are
+    written there, and every ``Asset`` in ``outlets`` gets the counts and the path as its event's ``extra``.
 
     The table keeps history as *spells*: a row per continuous membership with ``first_seen``,
     ``last_seen`` and ``left_at`` (ISO-8601 UTC), so "who was a member on date D" is
