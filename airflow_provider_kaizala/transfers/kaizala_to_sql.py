@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow.sdk import BaseOperator
+from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_kaizala.exceptions import (
     KaizalaBadRequestError,
@@ -23,6 +23,7 @@ from airflow_provider_kaizala.exceptions import (
     KaizalaValidationError,
 )
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
+from airflow_provider_kaizala.hooks.mixin import KaizalaHookMixin
 from airflow_provider_kaizala.hooks.policy import subscriber_page, subscriber_page_body
 from airflow_provider_kaizala.hooks.validation import validate_choice, validate_id
 from airflow_provider_kaizala.membership import KINDS
@@ -607,7 +608,7 @@ class _Progress:
             )
 
 
-class KaizalaToSqlOperator(BaseOperator):
+class KaizalaToSqlOperator(KaizalaHookMixin, BaseOperator):
     """Load Kaizala membership into a SQL table through any Airflow ``DbApiHook`` connection, with history.
 
     Sources: one group's ``members``, one public group's ``subscribers``, or, with ``group_id=None``, every
@@ -701,11 +702,6 @@ class KaizalaToSqlOperator(BaseOperator):
         self.checkpoint_max_age = checkpoint_max_age
         self.changes_path = changes_path
         self.kaizala_conn_id = kaizala_conn_id
-
-    @cached_property
-    def hook(self) -> KaizalaHook:
-        """The Kaizala hook."""
-        return KaizalaHook(kaizala_conn_id=self.kaizala_conn_id)
 
     @cached_property
     def sql_hook(self) -> DbApiHook:
