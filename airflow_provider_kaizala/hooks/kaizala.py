@@ -181,16 +181,16 @@ class KaizalaHook(KaizalaBaseHook):
     def session(self) -> requests.Session:
         """The hook's HTTP session (redirects are never followed automatically).
 
-        Proxy and CA settings are resolved once per session instead of on every request (``requests``
-        re-reads the whole environment per request when ``trust_env`` is on): the connection's
-        ``proxies`` extra when set, else the environment's ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``
-        with ``NO_PROXY`` honoured per host; ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) when ``verify``
-        is on. ``~/.netrc`` is not read: the hook sends its own credentials only.
+        For the hook's own calls, proxy and CA settings are resolved once per session instead of on every
+        request (``Session.request`` re-reads the whole environment each time): the connection's ``proxies``
+        extra when set, else the environment's ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` with ``NO_PROXY``
+        honoured per host; ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) when ``verify`` is on. The hook's
+        calls never read ``~/.netrc``: they send the hook's own credentials only. Code that uses this session
+        directly (``get_conn()``) keeps the usual ``requests`` behaviour.
         """
         import requests
 
         session = requests.Session()
-        session.trust_env = False
         session.headers["User-Agent"] = USER_AGENT
         verify: bool | str = self.config.verify
         if verify is True:
@@ -258,18 +258,26 @@ class KaizalaHook(KaizalaBaseHook):
     def _send(self, step: Send) -> Received | TransportFailure:
         import requests
         import urllib3.exceptions
+        from requests.structures import CaseInsensitiveDict
 
         config = self.config
         deadline = time.monotonic() + config.request_deadline
         read_timeout = min(config.timeout, config.request_deadline)
         session = self.session
         try:
-            # The transport adapter is called directly: Session.send would parse a 3xx Location with its own
-            # URL parser and read the whole 3xx body to prepare a redirect the hook never follows.
-            prepared = session.prepare_request(
-                requests.Request(
-                    step.method, step.url, headers=step.headers, json=step.json, params=step.params, files=step.files
-                )
+            # The request is prepared here and the transport adapter called directly: Session.send would parse
+            # a 3xx Location with its own URL parser and read the whole 3xx body to prepare a redirect the hook
+            # never follows, and Session.request would re-read the environment (proxies, CA, ~/.netrc) each time.
+            headers = CaseInsensitiveDict(session.headers)
+            headers.update(step.headers)
+            prepared = requests.PreparedRequest()
+            prepared.prepare(
+                method=step.method,
+                url=step.url,
+                headers=headers,
+                files=step.files,
+                json=step.json,
+                params=step.params,
             )
             response = session.get_adapter(step.url).send(
                 prepared,
