@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from tests.hooks.conftest import redis_url  # noqa: F401  (a redis-server on a free port, stopped at the end)
 from tests.transfers.conftest import postgres_uri  # noqa: F401  (the throwaway PostgreSQL server fixture)
 
 log = logging.getLogger("kaizala.system")
@@ -116,10 +117,9 @@ def start(name: str, args: list[str], env: dict[str, str], workdir: Path) -> Pro
     return Proc(name, popen, logfile)
 
 
-def require_tools() -> str:
-    """The redis-server binary; skip with the reason when it, celery or the Celery provider is missing."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+def require_tools() -> None:
+    """Skip, saying what to install, when redis-server, celery, the Celery provider or PostgreSQL is missing."""
+    if shutil.which("redis-server") is None:
         pytest.skip("redis-server not found: install Debian's 'redis-server' package (.ci/run does)")
     missing = []
     for module in ("redis", "celery", "airflow.providers.celery"):
@@ -134,7 +134,6 @@ def require_tools() -> str:
         )
     if not glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"):
         pytest.skip("PostgreSQL server binaries not found: install Debian's 'postgresql' package (.ci/run does)")
-    return binary
 
 
 @pytest.fixture(scope="module")
@@ -145,35 +144,6 @@ def workdir() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def redis_server(workdir: Path) -> Iterator[int]:
-    """Debian's redis-server on a free loopback port, without persistence; its port."""
-    binary = require_tools()
-    import redis
-
-    port = free_port()
-    proc = start(
-        "redis",
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "", "--appendonly", "no"],
-        dict(os.environ),
-        workdir,
-    )
-    try:
-        client = redis.Redis(host="127.0.0.1", port=port)
-
-        def pong() -> bool:
-            try:
-                return bool(client.ping())
-            except redis.exceptions.ConnectionError:
-                return False
-
-        wait_for("redis-server", pong, 30, [proc])
-        client.close()
-        yield port
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +167,6 @@ class Deployment:
     workdir: Path
     env: dict[str, str]
     database: str
-    redis_port: int
     emulator: Any
     connectors: dict[str, dict[str, Any]]
     procs: list[Proc] = field(default_factory=list)
@@ -279,10 +248,17 @@ def _create_database(admin_uri: str, name: str) -> str:
     return admin_uri.rsplit("/", 1)[0] + f"/{name}"
 
 
+@pytest.fixture(scope="session")
+def tools() -> None:
+    """Skip the module before anything starts when a part of the deployment is not installed."""
+    require_tools()
+
+
 @pytest.fixture(scope="module")
 def deployment(
+    tools: None,
     workdir: Path,
-    redis_server: int,
+    redis_url: str,  # noqa: F811
     postgres_uri: str,  # noqa: F811
     throttled_emulator: Any,
 ) -> Iterator[Deployment]:
@@ -295,7 +271,7 @@ def deployment(
     """
     t0 = time.monotonic()
     database = _create_database(postgres_uri, "airflow_system")
-    api_port, redis_url = free_port(), f"redis://127.0.0.1:{redis_server}"
+    api_port, redis_root = free_port(), redis_url.rsplit("/", 1)[0]
     (workdir / "results").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTEST"))}
     env.update(
@@ -309,7 +285,7 @@ def deployment(
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database.replace("postgresql://", "postgresql+psycopg2://", 1),
-            "AIRFLOW__CELERY__BROKER_URL": f"{redis_url}/0",
+            "AIRFLOW__CELERY__BROKER_URL": f"{redis_root}/0",
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database,
             "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
@@ -320,7 +296,7 @@ def deployment(
             # A busy 2-core machine can take longer than the default 30 s to import Airflow and the DAG.
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
             "AIRFLOW__KAIZALA__BUDGET_BACKEND": "redis",
-            "AIRFLOW__KAIZALA__BUDGET_REDIS_URL": f"{redis_url}/2",
+            "AIRFLOW__KAIZALA__BUDGET_REDIS_URL": f"{redis_root}/2",
             "AIRFLOW__KAIZALA__BUDGET_DIR": str(workdir / "budget"),
         }
     )
@@ -331,7 +307,7 @@ def deployment(
         conn.setdefault("extra", {}).update({"rate_limit_per_minute": LIMIT, "rate_limit_window": WINDOW})
         env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
         connectors[conn_id] = app
-    dep = Deployment(workdir, env, database, redis_server, throttled_emulator, connectors)
+    dep = Deployment(workdir, env, database, throttled_emulator, connectors)
     try:
         log.info("airflow db migrate (PostgreSQL %s)", database.rsplit("@", 1)[-1])
         dep.airflow("db", "migrate", timeout=START_TIMEOUT)

@@ -166,6 +166,16 @@ def test_the_budget_holds_under_celery(deployment: Deployment, backend: str) -> 
         f["workers"],
         outcome["elapsed"],
     )
+    start = min(r["issued"] for r in outcome["records"] if "issued" in r)
+    log.info(
+        "[%s] sends (kind, issued at s, wait in windows, budget use in the window before): %s",
+        conn_id,
+        "; ".join(
+            f"{r['kind']} {r['issued'] - start:.1f} {r['wait'] / WINDOW:.3f} {r['saturation']:.2f}"
+            for r in sorted(outcome["records"], key=lambda r: r.get("issued", 0))
+            if "issued" in r
+        ),
+    )
     assert {w["backend"] for w in f["walks"]} == {backend}
     assert {w["group"]: (w["people"], w["unique"]) for w in f["walks"]} == {
         group: (size, size) for group, size in outcome["groups"].items()
