@@ -25,6 +25,8 @@ FIGURES = {
     "emulator_throughput.py": "pages/s",
     "sensor_scale.py": "sensor check peak RSS growth:",
     "transfer_scale.py": "throughput of the load / paging alone:",
+    "shared_budget.py": "send wait",
+    "resumable_load.py": "the calls of one clean load",
 }
 
 
@@ -34,7 +36,7 @@ def _sections(output: str) -> dict[str, str]:
     return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(480)
 def test_run_all_quick_runs_every_benchmark(tmp_path: Path) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
@@ -46,7 +48,7 @@ def test_run_all_quick_runs_every_benchmark(tmp_path: Path) -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=170,
+        timeout=460,
         check=False,
     )
     output = proc.stdout + proc.stderr
