@@ -103,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="expire a connector's access tokens after every N of its API calls (0 = never)",
     )
     tokens.add_argument(
+        "--cursor-lifetime",
+        type=float,
+        default=d.cursor_lifetime,
+        metavar="S",
+        help="seconds a subscriber-list cursor stays valid on the emulator clock; older ones get 400 "
+        "'Cursor expired' (0 = cursors never expire)",
+    )
+    tokens.add_argument(
         "--throttle-limit",
         type=int,
         default=d.throttle_limit,
@@ -257,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             "webhook_retry_base": args.webhook_retry_base,
             "webhook_duplicate_rate": args.webhook_duplicate_rate,
             "extensions": args.extensions,
+            "cursor_lifetime": args.cursor_lifetime,
         }
     )
     app = EmulatorApp(config)

@@ -46,6 +46,7 @@ class FaultConfig:
     webhook_retries: int = 6  # retries after the first failed attempt, then the webhook is disabled
     webhook_retry_base: float = 0.2  # first retry delay in seconds; doubles each retry (real: ~2 days in total)
     webhook_duplicate_rate: float = 0.0  # probability that a delivered event is delivered once more (same eventId)
+    cursor_lifetime: float = 0.0  # seconds a subscriber cursor stays valid (emulator clock); 0 = never expires
     extensions: bool = False  # add the emulator's undocumented convenience fields (sentAtMs, ...) to answers
 
     def to_json(self) -> dict[str, Any]:
@@ -80,6 +81,7 @@ _FLOAT_KEYS = {
     "webhook_delivery_timeout",
     "webhook_retry_base",
 }
+_NON_NEGATIVE_FLOAT_KEYS = {"cursor_lifetime"}
 _RATE_KEYS = {"error_rate", "drop_rate", "slow_rate", "webhook_duplicate_rate"}
 
 
@@ -98,6 +100,11 @@ def _coerce(key: str, value: Any) -> Any:
         if key in _FLOAT_KEYS:
             v = float(value)
             if not math.isfinite(v) or v <= 0:
+                raise ValueError
+            return v
+        if key in _NON_NEGATIVE_FLOAT_KEYS:
+            v = float(value)
+            if isinstance(value, bool) or not math.isfinite(v) or v < 0:
                 raise ValueError
             return v
         if key in _RATE_KEYS:

@@ -785,16 +785,19 @@ class State:
 
 
 # -- subscriber cursor ----------------------------------------------------------------------------
-def encode_cursor(group_id: str, last: int) -> str:
-    """Opaque cursor: the last phone returned, tied to its group."""
+def encode_cursor(group_id: str, last: int, issued: float | None = None) -> str:
+    """Opaque cursor: the last phone returned, tied to its group, and its issue time (clock seconds) if given."""
     tag = hashlib.blake2b(group_id.encode(), digest_size=3).hexdigest()
-    return base64.urlsafe_b64encode(f"{tag}:{last:x}".encode()).decode().rstrip("=")
+    text = f"{tag}:{last:x}" if issued is None else f"{tag}:{last:x}:{int(issued * 1000):x}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(group_id: str, cursor: str) -> int:
-    """Inverse of :func:`encode_cursor`; raises ``ValueError`` on a foreign or malformed cursor."""
+def decode_cursor(group_id: str, cursor: str) -> tuple[int, float | None]:
+    """Inverse of :func:`encode_cursor`: (last phone, issue time or ``None``); ``ValueError`` on a foreign or
+    malformed cursor."""
     raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    tag, _, last = raw.partition(":")
+    tag, _, rest = raw.partition(":")
+    last, _, issued = rest.partition(":")
     if tag != hashlib.blake2b(group_id.encode(), digest_size=3).hexdigest() or not last:
         raise ValueError("cursor does not belong to this group")
-    return int(last, 16)
+    return int(last, 16), (int(issued, 16) / 1000 if issued else None)

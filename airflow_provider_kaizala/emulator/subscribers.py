@@ -60,18 +60,22 @@ def list_subscribers(req: Request) -> Reply:
             raise bad_request("Parameter count must be at least 1")
         count = min(count, PAGE_MAX)
     after = None
+    lifetime = req.app.faults.config.cursor_lifetime
+    now = req.app.state.clock.now() if lifetime > 0 else None
     cursor = body.get("cursor")
     if cursor not in (None, ""):
         if not isinstance(cursor, str):
             raise bad_request("Parameter cursor must be a string")
         try:
-            after = decode_cursor(group.group_id, cursor)
+            after, issued = decode_cursor(group.group_id, cursor)
         except (ValueError, UnicodeDecodeError) as exc:
             raise bad_request("Invalid cursor") from exc
+        if now is not None and issued is not None and now - issued > lifetime:
+            raise bad_request("Cursor expired")
     page, more = group.subscriber_page(after, count)
     out: dict[str, Any] = {"subscribers": [subscriber_json(n) for n in page]}
     if more and page:
-        out["cursor"] = encode_cursor(group.group_id, page[-1])
+        out["cursor"] = encode_cursor(group.group_id, page[-1], now)
     return Reply(out)
 
 

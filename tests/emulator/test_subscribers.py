@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import phonenumbers
 import pytest
+import requests
 
+from airflow_provider_kaizala.emulator.server import KaizalaEmulator
 from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client
 
 NEW = ["+919810000101", "+919810000102"]
@@ -135,3 +139,43 @@ def test_subscriber_ids_match_ground_truth(public):
     page = client.call("POST", f"/groups/{gid}/subscribers", json={"count": 50}).json()["subscribers"]
     truth = {s["mobileNumber"]: s["id"] for s in client.em.admin.subscribers(gid)}
     assert all(truth[s["mobileNumber"]] == s["id"] for s in page)
+
+
+def test_cursors_never_expire_by_default(public):
+    """``cursor_lifetime`` 0 (the default): a cursor stays valid however far the emulator clock moves."""
+    client, gid = public
+    cursor = client.call("POST", f"/groups/{gid}/subscribers", json={}).json()["cursor"]
+    client.em.admin.advance_clock(80_000)  # below the access token lifetime (86400 s)
+    resp = client.call("POST", f"/groups/{gid}/subscribers", json={"cursor": cursor})
+    assert resp.status_code == 200, resp.text
+
+
+def test_cursor_older_than_its_lifetime_is_refused(public):
+    """``cursor_lifetime`` > 0: the cursor carries its issue time on the emulator clock; once older than the
+    lifetime it gets the status of any invalid cursor (400 InvalidParameters), naming why."""
+    client, gid = public
+    url = f"/groups/{gid}/subscribers"
+    untimed = client.call("POST", url, json={}).json()["cursor"]
+    assert client.em.admin.faults(cursor_lifetime=60)["cursor_lifetime"] == 60.0
+    cursor = client.call("POST", url, json={}).json()["cursor"]
+    client.em.admin.advance_clock(30)
+    assert client.call("POST", url, json={"cursor": cursor}).status_code == 200
+    client.em.admin.advance_clock(31)
+    body = assert_error(client.call("POST", url, json={"cursor": cursor}), 400, "InvalidParameters")
+    assert body["message"] == "Cursor expired"
+    # A cursor issued while the switch was off has no issue time: it stays valid.
+    assert client.call("POST", url, json={"cursor": untimed}).status_code == 200
+    # The walk goes on from a fresh first page.
+    fresh = client.call("POST", url, json={}).json()["cursor"]
+    assert client.call("POST", url, json={"cursor": fresh}).status_code == 200
+
+
+def test_cursor_lifetime_validation(emu):
+    for bad in (-1, "soon", float("nan")):
+        resp = requests.post(f"{emu.url}/_emulator/faults", data=json.dumps({"cursor_lifetime": bad}), timeout=10)
+        assert resp.status_code == 400, bad
+    assert emu.admin.faults()["cursor_lifetime"] == 0.0
+
+
+def test_cursor_lifetime_is_a_harness_keyword():
+    assert KaizalaEmulator(cursor_lifetime=90).config.cursor_lifetime == 90.0
