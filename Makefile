@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints-airflow-3.3.2.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck pytest demo docs bench bench-quick constraints clean
+.PHONY: venv test quick lint typecheck pytest system demo docs bench bench-quick constraints clean
 
-$(STAMP): setup.cfg $(CONSTRAINTS)
+$(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test,docs]'
@@ -15,8 +15,11 @@ $(STAMP): setup.cfg $(CONSTRAINTS)
 
 venv: $(STAMP)
 
-## make test: lint, type-check and run the whole test suite (what CI runs)
-test: $(STAMP) lint typecheck docs pytest
+## make test: lint, type-check, build the docs and run the whole test suite, system tests included (what CI runs)
+test: $(STAMP) lint typecheck docs pytest system
+
+## make quick: lint and the tests that start no Airflow process (the development loop)
+quick: $(STAMP) lint pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -27,6 +30,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make system: the tests that boot Airflow processes (airflow dags test, the api-server, CeleryExecutor)
+system: $(STAMP)
+	$(BIN)/python -m pytest -m system $(PYTEST_ARGS)
 
 ## make demo: start the emulator with the demo tenant and run the demo DAG against it
 demo: $(STAMP)

@@ -13,10 +13,13 @@ import pytest
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
-pytestmark = pytest.mark.skipif(
-    not any(d.metadata["Name"] == "airflow-provider-kaizala" for d in importlib.metadata.distributions()),
-    reason="the provider is not installed (pip install -e .), so Airflow's providers manager cannot see it",
-)
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(
+        not any(d.metadata["Name"] == "airflow-provider-kaizala" for d in importlib.metadata.distributions()),
+        reason="the provider is not installed (pip install -e .), so Airflow's providers manager cannot see it",
+    ),
+]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> str:

@@ -69,6 +69,7 @@ def test_every_example_imports_without_errors():
     assert sorted(bag.dag_ids) == dag_ids()
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("dag_id", dag_ids())
 def test_example_dag_runs_against_the_emulator(airflow_env, dag_id):
     result = subprocess.run(
@@ -83,6 +84,7 @@ def test_example_dag_runs_against_the_emulator(airflow_env, dag_id):
         assert secret not in output
 
 
+@pytest.mark.system
 def test_notification_example_delivers_its_messages(airflow_env, emulator):
     managers = airflow_env["AIRFLOW_VAR_KAIZALA_MANAGERS_GROUP"]
     before = len(emulator.admin.messages(managers))
@@ -100,6 +102,7 @@ def test_notification_example_delivers_its_messages(airflow_env, emulator):
     # start; tests/notifications exercises the notifier on its own.
 
 
+@pytest.mark.system
 def test_no_secret_in_the_airflow_home(airflow_env):
     """After the example runs: task logs, XComs, rendered templates and trigger rows (all under AIRFLOW_HOME,
     in log files and the metadata database) hold no secret the emulator issued."""
@@ -110,6 +113,7 @@ def test_no_secret_in_the_airflow_home(airflow_env):
     assert leaks == []
 
 
+@pytest.mark.system
 def test_webhook_example_delivers_with_the_callback_token(airflow_env, webhook_receiver):
     before = len(webhook_receiver.events)
     result = subprocess.run(

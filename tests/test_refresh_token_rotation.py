@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from airflow_provider_kaizala.emulator.server import KaizalaEmulator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,6 +22,7 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.system
 def test_rotated_refresh_token_is_kept_in_a_variable_and_used_after_the_old_one_expires(tmp_path):
     with KaizalaEmulator(seed="demo", demo_subscribers=60, throttle_limit=0, tenant_throttle_limit=0) as emulator:
         assert emulator.conn is not None

@@ -45,13 +45,6 @@ START_TIMEOUT, RUN_TIMEOUT = 240.0, 240.0
 DAG_ID = "kaizala_celery_budget"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "system: a whole Airflow deployment in real processes (CeleryExecutor, Redis, PostgreSQL, two workers)",
-    )
-
-
 def free_port() -> int:
     """A free loopback port."""
     with socket.socket() as sock:

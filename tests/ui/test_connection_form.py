@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import QUIET_FAULTS, SECRET_MARKER
 from tests.ui.conftest import AirflowUI
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.system, pytest.mark.timeout(240)]
 
 CONN_ID = "kaizala_ui_test"
 #: Standard fields, relabelled by ``ui-field-behaviour`` (label -> placeholder).
@@ -35,6 +35,7 @@ EXTRA_FIELDS = {
     "Relocation allowlist": "allowed_hosts",
     "Max retries": "max_retries",
     "Rate limit (calls per minute)": "rate_limit_per_minute",
+    "Rate limit window (seconds)": "rate_limit_window",
     "Verify TLS certificates": "verify",
     "Proxies (JSON)": "proxies",
 }
