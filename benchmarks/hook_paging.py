@@ -53,7 +53,7 @@ from _common import (
 
 HOOK_CONN_ID = "kaizala_bench"
 HTTP_CONN_ID = "kaizala_bench_http"
-TARGET = 0.9
+TARGET = 0.95
 
 
 # ------------------------------------------------------------------------------------------ child side

@@ -6,7 +6,10 @@ password = applicationSecret, extras ``refresh_token``, ``timeout``, ``allowed_h
 with a short window), ``verify``, ``proxies``, and the limits against a hostile or broken server:
 ``max_response_bytes`` (largest answer read, default 64 MiB), ``request_deadline`` (total seconds one
 request may take, default 300) and ``max_pages`` (pages in one paged walk, default 200,000). Extras are
-read under their plain names and under the legacy ``extra__kaizala__<name>`` names.
+read under their plain names and under the legacy ``extra__kaizala__<name>`` names. The call budget's
+extras (``budget_backend``, ``budget_dir``, ``budget_redis_url``, ``bulk_share``, ``tenant``,
+``tenant_rate_limit_per_minute``) are read by :meth:`BudgetSettings.from_extras
+<airflow_provider_kaizala.hooks.budget.BudgetSettings.from_extras>`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_kaizala.exceptions import KaizalaRelocationError, KaizalaValidationError
+from airflow_provider_kaizala.hooks.budget import BudgetSettings
 from airflow_provider_kaizala.hooks.policy import (
     DEFAULT_MAX_PAGES,
     DEFAULT_MAX_RETRIES,
@@ -89,6 +93,7 @@ class KaizalaConnectionConfig:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     request_deadline: float = DEFAULT_REQUEST_DEADLINE
     max_pages: int = DEFAULT_MAX_PAGES
+    budget: BudgetSettings = field(default_factory=BudgetSettings)
 
     @classmethod
     def from_connection(
@@ -136,6 +141,7 @@ class KaizalaConnectionConfig:
             max_response_bytes=_number(extras, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES, int, 1024),
             request_deadline=_number(extras, "request_deadline", DEFAULT_REQUEST_DEADLINE, float, 0.001),
             max_pages=_number(extras, "max_pages", DEFAULT_MAX_PAGES, int, 1),
+            budget=BudgetSettings.from_extras(conn_id, extras),
         )
 
     def policy_settings(self, backoff_base: float = 1.0) -> PolicySettings:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pendulum
 
+from airflow_provider_kaizala.hooks.budget import CallBudget, connector_budget
 from airflow_provider_kaizala.hooks.config import TOKEN_CACHE, KaizalaConnectionConfig
 from airflow_provider_kaizala.hooks.policy import (
     ENDPOINTS,
@@ -33,14 +34,12 @@ from airflow_provider_kaizala.hooks.policy import (
     PageGuard,
     Relocate,
     RenewToken,
-    SlidingWindowLimiter,
     TransportError,
     Wait,
     api_url,
     check_endpoint_url,
     parse_token_response,
     parse_url,
-    shared_limiter,
     token_url,
 )
 
@@ -119,8 +118,12 @@ class KaizalaSession:
         self.retry_backoff = retry_backoff
         self.rng = rng or random.Random()
         self.on_token = on_token or (lambda value: None)
-        self.limiter: SlidingWindowLimiter = shared_limiter(
-            config.token_root, config.application_id, config.rate_limit_per_minute, config.rate_limit_window
+        self.budget: CallBudget = connector_budget(
+            config.token_root,
+            config.application_id,
+            config.rate_limit_per_minute,
+            config.rate_limit_window,
+            config.budget,
         )
 
     @property
@@ -202,11 +205,10 @@ class KaizalaSession:
         token: AccessToken = yield from self.access_token()
         while True:
             url = api_url(token.endpoint_url, path)
-            delay = self.limiter.reserve()
-            if delay > 0:
-                yield Pause(delay, "rate limit")
+            ticket = yield from self.budget.acquire(endpoint.name, Pause)
             headers = {"accessToken": token.token, "User-Agent": USER_AGENT}
             outcome = yield Send(endpoint.method, url, headers, path, json=json, params=params, files=files)
+            self.budget.settle_outcome(ticket, outcome)
             decision = self._decide(policy, outcome, url)
             if isinstance(decision, Done):
                 return decision.body

@@ -299,7 +299,7 @@ def test_message_refused_with_503_is_sent_once_after_retry(tenant):
             "subscribers",
         ),
         ("add_members", ["group@1", []], {}, "phone_numbers"),
-        ("add_members", ["group@1", "+14155552671"], {}, "phone_numbers"),
+        ("add_members", ["group@1", 14155552671], {}, "phone_numbers"),
         ("add_subscribers", ["group@1", ["+1 415 555 2671", "+99999"]], {}, "phone_numbers[1]"),
         ("remove_member", ["", "m"], {}, "group_id"),
         ("remove_member", ["g", "a b"], {}, "member_id"),
