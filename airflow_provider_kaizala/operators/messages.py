@@ -29,5 +29,6 @@ class KaizalaSendMessageOperator(KaizalaAudienceOperator):
         result = self.hook.send_message(self.group_id, self.message, **self.audience)
         to_all, chosen = self.send_to_all_subscribers, self.subscribers is not None
         audience = "allSubscribers" if to_all else "subscribers" if chosen else "group"
-        self.log.info("Sent message %s to %s of group %s.", result.get("referenceId"), audience, self.group_id)
+        to_whom = {"allSubscribers": "all subscribers of", "subscribers": "chosen subscribers of", "group": "group"}
+        self.log.info("Sent message %s to %s %s.", result.get("referenceId"), to_whom[audience], self.group_id)
         return {"referenceId": result.get("referenceId"), "groupId": self.group_id, "audience": audience}
