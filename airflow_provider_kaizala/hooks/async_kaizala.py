@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 from airflow_provider_kaizala.hooks.base import KaizalaBaseHook
 from airflow_provider_kaizala.hooks.config import KaizalaConnectionConfig
@@ -32,7 +32,10 @@ from airflow_provider_kaizala.hooks.policy import (
     parse_json,
     subscriber_page,
     subscriber_page_body,
+    validate_cursor,
 )
+from airflow_provider_kaizala.hooks.progress import DEFAULT_INTERVAL as PROGRESS_INTERVAL
+from airflow_provider_kaizala.hooks.progress import WalkProgress
 from airflow_provider_kaizala.hooks.token_store import (
     persist_rotated_refresh_token,
 )
@@ -73,6 +76,9 @@ class KaizalaAsyncHook(KaizalaBaseHook):
     :param refresh_token_store: where rotated refresh tokens go (default: the Airflow Variable store).
     :param retry_backoff: base of the exponential backoff between retries, in seconds.
     """
+
+    #: Seconds between two progress lines of a long walk.
+    progress_interval: float = PROGRESS_INTERVAL
 
     def __init__(self, kaizala_conn_id: str = KaizalaBaseHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(kaizala_conn_id, **kwargs)
@@ -203,18 +209,58 @@ class KaizalaAsyncHook(KaizalaBaseHook):
         body = await self.call("list_members", group_id=validate_id(group_id, "group_id"))
         return [normalise_person(member) for member in body.get("members") or []]
 
-    async def iter_subscriber_pages(self, group_id: str, *, page_size: int = 50) -> AsyncIterator[list[dict[str, Any]]]:
-        """Pages of a public group's subscribers, fetched lazily by following ``cursor``."""
+    @overload
+    def iter_subscriber_pages(
+        self,
+        group_id: str,
+        *,
+        page_size: int = 50,
+        cursor: str | None = None,
+        with_cursor: Literal[False] = False,
+        total: int | None = None,
+    ) -> AsyncIterator[list[dict[str, Any]]]: ...
+
+    @overload
+    def iter_subscriber_pages(
+        self,
+        group_id: str,
+        *,
+        page_size: int = 50,
+        cursor: str | None = None,
+        with_cursor: Literal[True],
+        total: int | None = None,
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], str | None]]: ...
+
+    async def iter_subscriber_pages(
+        self,
+        group_id: str,
+        *,
+        page_size: int = 50,
+        cursor: str | None = None,
+        with_cursor: bool = False,
+        total: int | None = None,
+    ) -> AsyncIterator[Any]:
+        """Pages of a public group's subscribers (same arguments as :meth:`KaizalaHook.iter_subscriber_pages`)."""
         group_id = validate_id(group_id, "group_id")
         page_size = validate_page_size(page_size)
+        cursor = validate_cursor(cursor)
         session = await self.get_kaizala_session()
         guard = session.page_guard("list_subscribers", f"groups/{group_id}/subscribers")
-        cursor: str | None = None
+        progress = WalkProgress(
+            f"subscribers of group {group_id}",
+            total=total,
+            budget=session.budget,
+            interval=self.progress_interval,
+            logger=cast(logging.Logger, self.log),
+        )
         while True:
             body = await self.call("list_subscribers", json=subscriber_page_body(cursor, page_size), group_id=group_id)
             items, cursor = subscriber_page(body)
             guard.next_page(cursor, len(items))
-            yield items
+            progress.page(len(items))
+            if cursor is None:
+                progress.done()
+            yield (items, cursor) if with_cursor else items
             if cursor is None:
                 return
 

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 from airflow_provider_kaizala.exceptions import KaizalaException, KaizalaValidationError
 from airflow_provider_kaizala.hooks.actions import (
@@ -56,7 +56,10 @@ from airflow_provider_kaizala.hooks.policy import (
     subscriber_page_body,
     unwrap_group,
     unwrap_subgroups,
+    validate_cursor,
 )
+from airflow_provider_kaizala.hooks.progress import DEFAULT_INTERVAL as PROGRESS_INTERVAL
+from airflow_provider_kaizala.hooks.progress import WalkProgress
 from airflow_provider_kaizala.hooks.token_store import (
     persist_rotated_refresh_token,
 )
@@ -150,6 +153,29 @@ def classify_requests_error(error: Exception) -> TransportError:
     return TransportError.DROPPED
 
 
+def source_group(group_id: str, source_group_id: str | None) -> str:
+    """The ``sourceGroupId`` of a reaction call: the named one, checked, or the (already checked) ``group_id``."""
+    return group_id if source_group_id is None else validate_id(source_group_id, "source_group_id")
+
+
+def check_action_body(action_body: Any) -> None:
+    """An action body must be a mapping; a string usually is a Jinja template rendered as text."""
+    if not isinstance(action_body, dict):
+        hint = (
+            " A Jinja template renders to a string unless the DAG sets render_template_as_native_obj=True; "
+            "pass a dict, or render it natively."
+            if isinstance(action_body, str)
+            else ""
+        )
+        raise KaizalaValidationError(
+            f"Invalid action_body (a {type(action_body).__name__}): expected a mapping (a dict).{hint}"
+        )
+
+
+#: How much earlier than a millisecond ``fromDate`` a listed action's ``sentAt`` may be (whole seconds).
+SENT_AT_SLACK_MS = 999
+
+
 class KaizalaHook(KaizalaBaseHook):
     """Calls the Microsoft Kaizala connector API through a ``kaizala`` connection.
 
@@ -163,6 +189,10 @@ class KaizalaHook(KaizalaBaseHook):
         ``kaizala_refresh_token_<conn_id>``, preferred over the connection's own value).
     :param retry_backoff: base of the exponential backoff between retries, in seconds.
     """
+
+    #: Seconds between two progress lines of a long walk (see
+    #: :class:`~airflow_provider_kaizala.hooks.progress.WalkProgress`).
+    progress_interval: float = PROGRESS_INTERVAL
 
     # ------------------------------------------------------------------------------ connection
 
@@ -400,18 +430,23 @@ class KaizalaHook(KaizalaBaseHook):
         group_id: str,
         name: str,
         *,
-        welcome_message: str | None = None,
+        welcome_message: str | None = "",
         members: Iterable[str] | None = None,
         add_caller: bool = True,
     ) -> dict[str, Any]:
-        """Create a sub-group under ``group_id``; not repeated on doubt."""
+        """Create a sub-group under ``group_id``; not repeated on doubt.
+
+        ``welcomeMessage`` is always sent (the API requires it; an empty one, the default, is allowed; ``None``
+        counts as empty).
+        """
         group_id = validate_id(group_id, "group_id")
         body: dict[str, Any] = {
             "groupName": validate_text(name, "name", 256),
             "addUserToGroup": validate_bool(add_caller, "add_caller"),
+            "welcomeMessage": validate_text(
+                "" if welcome_message is None else welcome_message, "welcome_message", 4000, allow_empty=True
+            ),
         }
-        if welcome_message is not None:
-            body["welcomeMessage"] = validate_text(welcome_message, "welcome_message", 4000)
         if members is not None:
             body["members"] = validate_phone_numbers(members, "members", max_items=MAX_MEMBERS_AT_CREATION)
         return dict(self.call("create_subgroup", json=body, group_id=group_id))
@@ -468,19 +503,71 @@ class KaizalaHook(KaizalaBaseHook):
 
     # ------------------------------------------------------------------------------ subscribers
 
-    def iter_subscriber_pages(self, group_id: str, *, page_size: int = 50) -> Iterator[list[dict[str, Any]]]:
-        """Pages of a public group's subscribers, fetched lazily by following ``cursor``."""
+    @overload
+    def iter_subscriber_pages(
+        self,
+        group_id: str,
+        *,
+        page_size: int = 50,
+        cursor: str | None = None,
+        with_cursor: Literal[False] = False,
+        total: int | None = None,
+    ) -> Iterator[list[dict[str, Any]]]: ...
+
+    @overload
+    def iter_subscriber_pages(
+        self,
+        group_id: str,
+        *,
+        page_size: int = 50,
+        cursor: str | None = None,
+        with_cursor: Literal[True],
+        total: int | None = None,
+    ) -> Iterator[tuple[list[dict[str, Any]], str | None]]: ...
+
+    def iter_subscriber_pages(
+        self,
+        group_id: str,
+        *,
+        page_size: int = 50,
+        cursor: str | None = None,
+        with_cursor: bool = False,
+        total: int | None = None,
+    ) -> Iterator[Any]:
+        """Pages of a public group's subscribers, fetched lazily by following ``cursor``.
+
+        :param cursor: start from this cursor (one a previous walk returned with ``with_cursor``) instead of
+            page 1; a cursor the server no longer accepts raises
+            :class:`~airflow_provider_kaizala.exceptions.KaizalaBadRequestError` at the first page.
+        :param with_cursor: yield ``(items, next_cursor)`` (``None`` after the last page) instead of items,
+            so a caller can checkpoint the walk and resume it later.
+        :param total: the number of subscribers expected, if known: progress lines then carry an ETA.
+        """
         group_id = validate_id(group_id, "group_id")
         page_size = validate_page_size(page_size)
+        cursor = validate_cursor(cursor)
         guard = self._page_guard("list_subscribers", f"groups/{group_id}/subscribers")
-        cursor: str | None = None
+        progress = self._progress(f"subscribers of group {group_id}", total)
         while True:
             body = self.call("list_subscribers", json=subscriber_page_body(cursor, page_size), group_id=group_id)
             items, cursor = subscriber_page(body)
             guard.next_page(cursor, len(items))
-            yield items
+            progress.page(len(items))
+            if cursor is None:
+                progress.done()
+            yield (items, cursor) if with_cursor else items
             if cursor is None:
                 return
+
+    def _progress(self, what: str, total: int | None = None) -> WalkProgress:
+        """Time-based progress lines of one walk, with the session's call budget, to the hook's logger."""
+        return WalkProgress(
+            what,
+            total=total,
+            budget=self.kaizala_session.budget,
+            interval=self.progress_interval,
+            logger=cast(logging.Logger, self.log),
+        )
 
     def iter_subscribers(self, group_id: str, *, page_size: int = 50) -> Iterator[dict[str, Any]]:
         """Every subscriber of a public group, one at a time; one page is in memory at a time."""
@@ -557,9 +644,8 @@ class KaizalaHook(KaizalaBaseHook):
         Build ``action_body`` with :mod:`airflow_provider_kaizala.hooks.actions`. Returns
         ``{"referenceId", "actionId"}``.
         """
+        check_action_body(action_body)
         body: dict[str, Any] = {**action_target(action_type, package_id, ACTION_TYPES), "actionBody": action_body}
-        if not isinstance(action_body, dict):
-            raise KaizalaValidationError(f"Invalid action_body={action_body!r}: expected a mapping.")
         body.update(audience(subscribers, send_to_all_subscribers))
         return dict(self.call("post_action", json=body, group_id=validate_id(group_id, "group_id")))
 
@@ -577,15 +663,25 @@ class KaizalaHook(KaizalaBaseHook):
         next_from = from_date_ms
         boundary: set[str] = set()  # ids already yielded that carry the newest timestamp seen so far
         guard = self._page_guard("list_actions", f"groups/{group_id}/actions")
+        progress = self._progress(f"{params['actionType']} actions of group {group_id}")
         while True:
             if next_from is not None:
                 params["fromDate"] = next_from
             body = self.call("list_actions", params={**params, "count": count}, group_id=group_id)
             items = [dict(item) for item in body["actions"]]
             fresh = [item for item in items if action_key(item) not in boundary]
-            times = [t for t in (action_time_ms(item) for item in items) if t is not None]
+            raw = [t for t in (action_time_ms(item) for item in items) if t is not None]
+            # sentAt may have whole seconds: an action at or after a millisecond fromDate can show up to 999 ms
+            # before it. Such a time counts as fromDate itself; more than that is the server going back.
+            if next_from is not None and raw and min(raw) < next_from - SENT_AT_SLACK_MS:
+                raise guard.no_progress(f"the server went back in time (from {next_from} ms to {min(raw)} ms)")
+            floor = next_from if next_from is not None else 0
+            times = [max(t, floor) for t in raw]
             more = as_bool(body.get("hasMore", False)) and bool(items) and bool(times)
             guard.next_page((next_from, count, len(boundary)) if more else None, len(fresh))
+            progress.page(len(fresh))
+            if not more:
+                progress.done()
             yield from fresh
             if not more:
                 return
@@ -600,11 +696,9 @@ class KaizalaHook(KaizalaBaseHook):
                 count = min(MAX_ACTIONS_PAGE, count * 2)
                 continue
             newest = max(times)
-            if next_from is not None and newest < next_from:
-                raise guard.no_progress(f"the server went back in time (from {next_from} ms to {newest} ms)")
             if newest != next_from:
                 boundary = set()
-            boundary |= {action_key(item) for item in items if action_time_ms(item) == newest}
+            boundary |= {action_key(item) for item in items if max(action_time_ms(item) or 0, floor) == newest}
             next_from, count = newest, page_size
 
     def get_action(self, group_id: str, action_id: str, *, get_details: bool = False) -> dict[str, Any]:
@@ -630,8 +724,7 @@ class KaizalaHook(KaizalaBaseHook):
         response_id: str | None = None,
     ) -> dict[str, Any]:
         """Respond to a job, survey, poll or custom action (``response_id`` updates a response); not repeated."""
-        if not isinstance(action_body, dict):
-            raise KaizalaValidationError(f"Invalid action_body={action_body!r}: expected a mapping.")
+        check_action_body(action_body)
         body: dict[str, Any] = {
             **action_target(action_type, package_id, RESPONSE_ACTION_TYPES),
             "actionBody": action_body,
@@ -659,23 +752,25 @@ class KaizalaHook(KaizalaBaseHook):
         source_group_id: str | None = None,
     ) -> dict[str, Any]:
         """Like or comment on a message or action (its ``referenceId``); returns ``{"reactionId"}``."""
+        group_id = validate_id(group_id, "group_id")
         kind = validate_choice(reaction_type, "reaction_type", REACTION_TYPES)
         body: dict[str, Any] = {"referenceId": validate_id(reference_id, "reference_id"), "reactionType": kind}
-        body["sourceGroupId"] = validate_id(source_group_id or group_id, "source_group_id")
+        body["sourceGroupId"] = source_group(group_id, source_group_id)
         if kind == "Comment":
             body["comment"] = validate_message(comment, "comment")
         elif comment is not None:
             raise KaizalaValidationError("Invalid comment: only a Comment reaction carries a comment.")
-        return dict(self.call("add_reaction", json=body, group_id=validate_id(group_id, "group_id")))
+        return dict(self.call("add_reaction", json=body, group_id=group_id))
 
     def get_reaction_summary(
         self, group_id: str, reference_id: str, *, source_group_id: str | None = None
     ) -> dict[str, int]:
         """Counts of reactions on one message or action: ``{"like": n, "comment": n}``."""
+        group_id = validate_id(group_id, "group_id")
         body = self.call(
             "get_reaction_summary",
-            params={"sourceGroupId": validate_id(source_group_id or group_id, "source_group_id")},
-            group_id=validate_id(group_id, "group_id"),
+            params={"sourceGroupId": source_group(group_id, source_group_id)},
+            group_id=group_id,
             reference_id=validate_id(reference_id, "reference_id"),
         )
         for item in body.get("summary") or []:
@@ -692,14 +787,15 @@ class KaizalaHook(KaizalaBaseHook):
         source_group_id: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every reaction on a message or action, following the ticks cursor until a page comes back empty."""
-        params: dict[str, Any] = {"sourceGroupId": validate_id(source_group_id or group_id, "source_group_id")}
+        group_id = validate_id(group_id, "group_id")
+        params: dict[str, Any] = {"sourceGroupId": source_group(group_id, source_group_id)}
         if reaction_type is not None:
             params["reactionType"] = validate_choice(reaction_type, "reaction_type", REACTION_TYPES)
         yield from self._walk_ticks(
             "list_reactions",
             "reactionDetails",
             params,
-            group_id=validate_id(group_id, "group_id"),
+            group_id=group_id,
             reference_id=validate_id(reference_id, "reference_id"),
         )
 
@@ -710,7 +806,9 @@ class KaizalaHook(KaizalaBaseHook):
         :class:`~airflow_provider_kaizala.exceptions.KaizalaPagingError`.
         """
         entry = ENDPOINTS[endpoint]
-        guard = self._page_guard(entry, entry.format_path(**ids))
+        path = entry.format_path(**ids)
+        guard = self._page_guard(entry, path)
+        progress = self._progress(f"{key} of {path}")
         cursor = 0
         while True:
             body = self.call(endpoint, params={**params, "cursor": cursor}, **ids)
@@ -721,6 +819,9 @@ class KaizalaHook(KaizalaBaseHook):
             if not done and next_cursor is not None and next_cursor < cursor:
                 raise guard.no_progress(f"the ticks cursor went back from {cursor} to {next_cursor}")
             guard.next_page(None if done else next_cursor, len(items))
+            progress.page(len(items))
+            if done:
+                progress.done()
             yield from (dict(item) for item in items)
             if done or next_cursor is None:
                 return
@@ -731,10 +832,9 @@ class KaizalaHook(KaizalaBaseHook):
 
         The API pages this as a change feed: a reference that gets a new reaction later comes back again.
         """
-        params = {"sourceGroupId": validate_id(source_group_id or group_id, "source_group_id")}
-        yield from self._walk_ticks(
-            "list_group_reactions", "summary", params, group_id=validate_id(group_id, "group_id")
-        )
+        group_id = validate_id(group_id, "group_id")
+        params = {"sourceGroupId": source_group(group_id, source_group_id)}
+        yield from self._walk_ticks("list_group_reactions", "summary", params, group_id=group_id)
 
     # --------------------------------------------------------------------------------- webhooks
 

@@ -47,6 +47,7 @@ from airflow_provider_kaizala.exceptions import (
     KaizalaRelocationError,
     KaizalaResponseError,
     KaizalaServerError,
+    KaizalaValidationError,
 )
 
 DEFAULT_TOKEN_ROOT = "https://api.kaiza.la/v1"
@@ -1030,6 +1031,19 @@ def subscriber_page_body(cursor: str | None, count: int) -> dict[str, Any]:
     if cursor:
         body["cursor"] = cursor
     return body
+
+
+def validate_cursor(cursor: Any) -> str | None:
+    """A saved subscriber cursor to start a walk from: ``None`` (page 1) or a non-blank string (<= 4096 chars)."""
+    if cursor is None:
+        return None
+    if not isinstance(cursor, str) or not cursor.strip() or len(cursor) > 4096:
+        shown = f"a string of {len(cursor)} characters" if isinstance(cursor, str) else type(cursor).__name__
+        raise KaizalaValidationError(
+            f"Invalid cursor ({shown}): expected None (start at page 1) or a non-blank string of at most 4096 "
+            "characters that a previous walk returned."
+        )
+    return cursor
 
 
 def subscriber_page(body: Any) -> tuple[list[dict[str, Any]], str | None]:

@@ -18,13 +18,13 @@ from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_kaizala.exceptions import (
     KaizalaBadRequestError,
+    KaizalaException,
     KaizalaLoadConflictError,
     KaizalaResponseError,
     KaizalaValidationError,
 )
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
 from airflow_provider_kaizala.hooks.mixin import KaizalaHookMixin
-from airflow_provider_kaizala.hooks.policy import subscriber_page, subscriber_page_body
 from airflow_provider_kaizala.hooks.validation import validate_choice, validate_id
 from airflow_provider_kaizala.membership import KINDS
 
@@ -585,29 +585,6 @@ class _Walk:
     resumed: bool = False
 
 
-class _Progress:
-    """Logs pages, rows, rate and elapsed time of a long load every ``every`` pages."""
-
-    def __init__(self, log: Any, label: str, every: int = 200) -> None:
-        self.log, self.label, self.every = log, label, every
-        self.pages = self.rows = 0
-        self.started = time.monotonic()
-
-    def page(self, rows: int) -> None:
-        self.pages += 1
-        self.rows += rows
-        if self.pages % self.every == 0:
-            elapsed = time.monotonic() - self.started
-            self.log.info(
-                "%s: %d pages, %d rows, %.0f rows/s, %.1f s elapsed.",
-                self.label,
-                self.pages,
-                self.rows,
-                self.rows / elapsed if elapsed else 0.0,
-                elapsed,
-            )
-
-
 class KaizalaToSqlOperator(KaizalaHookMixin, BaseOperator):
     """Load Kaizala membership into a SQL table through any Airflow ``DbApiHook`` connection, with history.
 
@@ -1001,12 +978,12 @@ class KaizalaToSqlOperator(KaizalaHookMixin, BaseOperator):
             self._walk_pages(session, walk, received)
 
     def _walk_pages(self, session: _Session, walk: _Walk, received: list[int]) -> None:
-        progress = _Progress(self.log, f"{walk.kind} of {walk.group_id}")
+        total = self._expected(session, walk) if walk.kind == "subscribers" else None
         batch: list[tuple[Any, ...]] = []
         since = 0
-        for page, cursor in prefetched(self._pages_from(walk.group_id, walk.kind, walk.cursor)):
+        pages = self._pages_from(walk.group_id, walk.kind, walk.cursor, total)
+        for page, cursor in prefetched(pages):
             received[0] += 1
-            progress.page(len(page))
             batch.extend(self._rows(page, walk.group_id, walk.kind))
             walk.pages += 1
             walk.rows += len(page)
@@ -1022,21 +999,39 @@ class KaizalaToSqlOperator(KaizalaHookMixin, BaseOperator):
         session.checkpoint(walk, batch)
 
     def _pages_from(
-        self, group_id: str, kind: str, cursor: str | None
+        self, group_id: str, kind: str, cursor: str | None, total: int | None = None
     ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
-        """Pages of the list with the cursor that follows each (None after the last), from ``cursor`` on."""
+        """Pages of the list with the cursor that follows each (None after the last), from ``cursor`` on.
+
+        Subscribers come from the hook's paged walk, which logs the walk's progress (``total`` gives the ETA).
+        """
         if kind == "members":
             yield self.hook.list_members(group_id), None
             return
-        hook = self.hook
-        guard = hook._page_guard("list_subscribers", f"groups/{group_id}/subscribers")
-        while True:
-            body = hook.call("list_subscribers", json=subscriber_page_body(cursor, PAGE_SIZE), group_id=group_id)
-            items, cursor = subscriber_page(body)
-            guard.next_page(cursor, len(items))
-            yield items, cursor
-            if cursor is None:
-                return
+        yield from self.hook.iter_subscriber_pages(
+            group_id, page_size=PAGE_SIZE, cursor=cursor, with_cursor=True, total=total
+        )
+
+    def _expected(self, session: _Session, walk: _Walk) -> int | None:
+        """People still to walk: the last load's count (or the group's subscriberCount) less those staged."""
+        p = session.p
+        found = session.one(
+            f"SELECT present FROM {session.names.qualified('_loads')} WHERE group_id = {p} AND kind = {p} "
+            f"AND observed_at < {p} ORDER BY observed_at DESC LIMIT 1",
+            (walk.group_id, walk.kind, walk.observed_at),
+        )
+        session.commit()
+        total: int | None = None if found is None else int(found)
+        if total is None:
+            try:
+                count = self.hook.get_group(walk.group_id).get("subscriberCount")
+            except KaizalaException as err:
+                self.log.info(
+                    "The size of group %s is not known (%s): progress lines carry no ETA.", walk.group_id, err
+                )
+                return None
+            total = int(count) if isinstance(count, int) and not isinstance(count, bool) else None
+        return None if total is None else max(0, total - walk.rows)
 
     def _people(self, group_id: str, kind: str) -> Iterator[list[dict[str, Any]]]:
         if kind == "members":
@@ -1105,10 +1100,8 @@ class KaizalaToSqlOperator(KaizalaHookMixin, BaseOperator):
             f"INSERT INTO {stage} (mobile_number, person_id, role, is_provisioned) VALUES ({p}, {p}, {p}, {p}) "
             "ON CONFLICT DO NOTHING"
         )
-        progress = _Progress(self.log, f"{kind} of {group_id}")
         batch: list[tuple[Any, ...]] = []
         for page in prefetched(self._people(group_id, kind)):
-            progress.page(len(page))
             batch.extend(self._rows(page, group_id, kind))
             if len(batch) >= self.batch_size:
                 session.cursor.executemany(insert, batch)

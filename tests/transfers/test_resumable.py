@@ -21,10 +21,12 @@ import pytest
 
 from airflow_provider_kaizala.exceptions import KaizalaException
 from airflow_provider_kaizala.hooks.config import TOKEN_CACHE
+from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
 from airflow_provider_kaizala.transfers.kaizala_to_sql import KaizalaToSqlOperator
 from tests.transfers.test_hardening import open_spells, tables
 
 T1 = "2026-11-01T00:00:00+00:00"
+T2 = "2026-11-02T00:00:00+00:00"
 REPO = Path(__file__).resolve().parents[2]
 SUBSCRIBERS = 2000
 PAGES = math.ceil(SUBSCRIBERS / 50)
@@ -124,9 +126,7 @@ def operator(conn_id: str, warehouse: Any, group: str, **kwargs: Any) -> Kaizala
         sql_conn_id=warehouse.conn_id,
         group_id=group,
         kind="subscribers",
-        observed_at=T1,
-        checkpoint_pages=2,
-        **kwargs,
+        **{"observed_at": T1, "checkpoint_pages": 2, **kwargs},
     )
 
 
@@ -196,3 +196,20 @@ def test_abandoned_checkpoints_are_removed_and_foreign_tables_kept(tenant, wareh
     operator(tenant.hook().kaizala_conn_id, warehouse, group, checkpoint_max_age=86400).execute({"ti": other})
     assert warehouse.query("SELECT COUNT(*) FROM kaizala_membership_walks") == [(0,)]
     assert [n for n in tables(warehouse) if "__kz_walk_" in n] == ["kaizala_membership__kz_walk_mine"]
+
+
+def test_a_load_reports_progress_through_the_hooks_reporter(tenant, warehouse, monkeypatch, capsys):
+    """The walk's progress goes through the hook's time-based reporter; the size of the last load gives an ETA."""
+    monkeypatch.setattr(KaizalaHook, "progress_interval", 1e-9)
+    group = tenant.public_group_id
+    operator(tenant.hook().kaizala_conn_id, warehouse, group).execute({"ti": TI})
+    first = capsys.readouterr().out
+    assert f"Kaizala walk of subscribers of group {group}: 1 pages, 50 people" in first
+    assert "rows/s" not in first  # the transfer's own every-200-pages lines are gone
+    later = SimpleNamespace(dag_id="resumable", task_id="load", run_id="manual__2", map_index=-1)
+    operator(tenant.hook().kaizala_conn_id, warehouse, group, observed_at=T2).execute({"ti": later})
+    second = capsys.readouterr().out
+    left = tenant.subscriber_count - 50
+    assert "1 pages, 50 people" in second
+    assert f"left for {left:,} of {tenant.subscriber_count:,}" in second
+    assert f"done, {math.ceil(tenant.subscriber_count / 50)} pages, {tenant.subscriber_count} people" in second
