@@ -33,6 +33,8 @@ with DAG(
         sql_conn_id="kaizala_warehouse",
         table="kaizala_membership",
         include_subscribers=True,
+        # A walk interrupted by a lost worker or a timeout resumes from its checkpoint only on a retry.
+        retries=2,
     )
     # [END howto_transfer_kaizala_to_sql]
 

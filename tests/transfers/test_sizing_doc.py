@@ -113,3 +113,31 @@ def test_the_sensor_and_connector_figures_follow_from_the_constants():
 def test_a_15_minute_timeout_cannot_hold_a_check_of_75000_subscribers():
     """The issue's finding, from the same constants: the sensor example's timeout is too short above it."""
     assert 75_000 / (GUARANTEED * MAX_PAGE_SIZE) > 15
+
+
+def _keyword(dag_file: str, task_id: str, name: str) -> object:
+    """A constant keyword argument (``60 * 60`` is evaluated) of the task ``task_id`` in an example DAG (no import)."""
+    import ast
+
+    tree = ast.parse((PAGE.parents[1] / "example_dags" / dag_file).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            kwargs = {k.arg: k.value for k in node.keywords if k.arg}
+            found = kwargs.get("task_id")
+            if isinstance(found, ast.Constant) and found.value == task_id:
+                expression = ast.Expression(kwargs[name])
+                return eval(compile(expression, dag_file, "eval"), {"__builtins__": {}})  # constants only
+    raise AssertionError(f"no task {task_id} in {dag_file}")
+
+
+def test_the_sensor_example_timeout_holds_a_check_of_160000_subscribers_with_the_margin():
+    timeout = _keyword("example_kaizala_new_subscribers.py", "wait_for_new_subscribers", "timeout")
+    walk_minutes = 160_000 / (GUARANTEED * MAX_PAGE_SIZE)
+    assert isinstance(timeout, int)
+    assert timeout >= walk_minutes * MARGIN * 60
+
+
+def test_the_etl_example_load_has_retries_so_a_walk_can_resume():
+    retries = _keyword("example_kaizala_membership_etl.py", "load_membership", "retries")
+    assert isinstance(retries, int)
+    assert retries >= 1
