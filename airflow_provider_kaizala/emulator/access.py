@@ -36,28 +36,42 @@ def caller_role(state: State, conn: Connector, group_id: str) -> str:
     return role if role in ("Admin", "Member") else ""
 
 
-def get_group(req: Request, group_id: str) -> Group:
-    """The group, or 404 if it does not exist, or 403 if the token's user cannot see it."""
-    state = req.app.state
+def visible_group(state: State, conn: Connector, group_id: str) -> Group:
+    """The group, or 404 if it does not exist, or 403 if the connector's user cannot see it."""
     group = state.groups.get(group_id)
     if group is None:
         raise not_found(f"Group {group_id} not found")
-    assert req.connector is not None
-    if effective_role(state, req.connector, group_id) is None:
+    if effective_role(state, conn, group_id) is None:
         raise forbidden(f"Caller is not a member of group {group_id}")
     return group
 
 
+def check_admin(state: State, conn: Connector, group: Group) -> None:
+    """403 unless the connector's user is an admin of ``group``."""
+    if effective_role(state, conn, group.group_id) != "Admin":
+        raise forbidden(f"Caller is not an admin of group {group.group_id}")
+
+
+def check_member(state: State, conn: Connector, group: Group) -> None:
+    """403 unless the connector's user is a member (or admin) of ``group``."""
+    if effective_role(state, conn, group.group_id) not in ("Admin", "Member"):
+        raise forbidden(f"Caller is not a member of group {group.group_id}")
+
+
+def get_group(req: Request, group_id: str) -> Group:
+    """:func:`visible_group` for the caller of ``req``."""
+    assert req.connector is not None
+    return visible_group(req.app.state, req.connector, group_id)
+
+
 def require_admin(req: Request, group: Group) -> None:
     assert req.connector is not None
-    if effective_role(req.app.state, req.connector, group.group_id) != "Admin":
-        raise forbidden(f"Caller is not an admin of group {group.group_id}")
+    check_admin(req.app.state, req.connector, group)
 
 
 def require_member(req: Request, group: Group) -> None:
     assert req.connector is not None
-    if effective_role(req.app.state, req.connector, group.group_id) not in ("Admin", "Member"):
-        raise forbidden(f"Caller is not a member of group {group.group_id}")
+    check_member(req.app.state, req.connector, group)
 
 
 def visible_group_ids(state: State, conn: Connector) -> list[str]:

@@ -5,7 +5,9 @@ injected drop (phase ``before``) -> injected 5xx -> slow (phase ``before``) -> r
 access token check -> relocation (308) -> throttling (429) -> permission (403) -> handler -> drop/slow
 (phase ``after``) -> response. Admin calls (``/_emulator/...``) skip faults, auth and the call log.
 
-It is a raw ASGI app (no framework on the hot path) so that a subscriber page costs a few hundred µs. A dropped
+The pipeline is raw ASGI; behind it, the families already migrated are FastAPI routes (``api.py``, called for
+an authorised request with the path's literal segments in their declared case), the others handlers of the
+case-insensitive router (``routing.py``). A dropped
 connection is really dropped: the transport is aborted before any byte is written, through the connection
 registry of ``connections.py`` (the server records each connection's transport; the app names it by the scope's
 ``client``).
@@ -27,15 +29,14 @@ from airflow_provider_kaizala.emulator import (
     auth,
     groups,
     media,
-    members,
-    messages,
     reactions,
-    subscribers,
     webhooks,
 )
+from airflow_provider_kaizala.emulator.api import ApiRoutes
 from airflow_provider_kaizala.emulator.connections import Connections
 from airflow_provider_kaizala.emulator.faults import FaultConfig, FaultEngine
 from airflow_provider_kaizala.emulator.routing import Router
+from airflow_provider_kaizala.emulator.services import Services
 from airflow_provider_kaizala.emulator.state import CURRENT_ACTOR, Connector, State
 from airflow_provider_kaizala.emulator.wire import (
     MSG_TOKEN_INVALID,
@@ -95,8 +96,9 @@ class EmulatorApp:
         self.connections = Connections()  # the server records transports here (the drop fault)
         self.deliverer = webhooks.Deliverer(self)
         self.state.on_event = self.deliverer.emit
-        for module in (auth, groups, members, subscribers, messages, media, actions, reactions, webhooks, admin_api):
+        for module in (auth, groups, media, actions, reactions, webhooks, admin_api):
             module.register(self.router)
+        self.api = ApiRoutes(Services(self.state, self.faults))  # the families already served by FastAPI
 
     # -- configuration -------------------------------------------------------------------------------
     def set_endpoints(self, primary: tuple[str, int], alternate: tuple[str, int]) -> None:
@@ -203,7 +205,7 @@ class EmulatorApp:
             self._log_call(req, 413, None, None)
             await self._send(send, 413, encode_json(err.body()), None)
             return
-        await self._api(req, send)
+        await self._api(scope, req, send)
 
     async def _admin(self, req: Request) -> Reply:
         route, params, _ = self.router.match(req.method, req.segments)
@@ -216,7 +218,7 @@ class EmulatorApp:
         except ApiError as err:
             return Reply(err.body(), err.status, err.headers)
 
-    async def _api(self, req: Request, send: Send) -> None:
+    async def _api(self, scope: Scope, req: Request, send: Send) -> None:
         engine = self.faults
         cfg = engine.config
         faultable = engine.applies(req.path)
@@ -242,24 +244,35 @@ class EmulatorApp:
 
         try:
             route, params, _ = self.router.match(req.method, req.segments)
-            if route is None or route.kind == "admin":
-                raise ApiError(404, f"No such API: {req.method} {req.path}")
-            req.params = params
-            if route.kind == "resource":
-                conn = self._authorise(req, route.permission)
-                self._check_content_type(req, route.body)
+            matched = self.api.match(req.method, req.path)[0] if route is None else None
+            if matched is not None:
+                conn = self._authorise(req, matched.permission)
+                self._check_content_type(req, "json" if matched.json_body else None)
                 actor = CURRENT_ACTOR.set(conn.phone)
                 try:
-                    reply = await _complete(route.handler(req))
+                    status, payload, headers = await self.api.call(scope, matched, req.raw_body, conn)
                 finally:
                     CURRENT_ACTOR.reset(actor)
                 self._after_resource_call(conn)
             else:
-                self._check_content_type(req, route.body)
-                reply = await _complete(route.handler(req))
-            status, body, headers = reply.status, reply.body, reply.headers
+                if route is None or route.kind == "admin":
+                    raise ApiError(404, f"No such API: {req.method} {req.path}")
+                req.params = params
+                if route.kind == "resource":
+                    conn = self._authorise(req, route.permission)
+                    self._check_content_type(req, route.body)
+                    actor = CURRENT_ACTOR.set(conn.phone)
+                    try:
+                        reply = await _complete(route.handler(req))
+                    finally:
+                        CURRENT_ACTOR.reset(actor)
+                    self._after_resource_call(conn)
+                else:
+                    self._check_content_type(req, route.body)
+                    reply = await _complete(route.handler(req))
+                status, payload, headers = reply.status, encode_json(reply.body), reply.headers or []
         except ApiError as err:
-            status, body, headers = err.status, err.body(), err.headers
+            status, payload, headers = err.status, encode_json(err.body()), err.headers
             fault = err.fault or fault
         app_id = req.connector.application_id if req.connector else None
 
@@ -270,7 +283,7 @@ class EmulatorApp:
         self._log_call(req, status, app_id, fault)
         if slow_after:
             await asyncio.sleep(cfg.slow_seconds)
-        await self._send(send, status, encode_json(body), headers)
+        await self._send(send, status, payload, headers)
 
     def _caller_id(self, req: Request) -> str | None:
         """The connector a not-yet-processed call belongs to (for the call log), if it can be told."""

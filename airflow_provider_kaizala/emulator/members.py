@@ -1,13 +1,49 @@
-"""Members (M1-M4). Subscribers are not members."""
+"""Members (M1-M4), served by FastAPI. Subscribers are not members.
 
-from __future__ import annotations
+Annotations are evaluated eagerly: FastAPI reads the dependencies declared inside :func:`router` from them.
+"""
 
-from airflow_provider_kaizala.emulator.access import get_group, require_admin
-from airflow_provider_kaizala.emulator.routing import Router
-from airflow_provider_kaizala.emulator.state import Group, Member, State, user_id
-from airflow_provider_kaizala.emulator.wire import Reply, Request, bad_request, not_found, parse_phone_batch
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BeforeValidator, Field, StrictStr, WithJsonSchema
+from starlette.responses import Response
+
+from airflow_provider_kaizala.emulator.access import check_admin, visible_group
+from airflow_provider_kaizala.emulator.models import Body
+from airflow_provider_kaizala.emulator.services import PERMISSION, Services, caller
+from airflow_provider_kaizala.emulator.state import Connector, Group, Member, State, split_phones, user_id
+from airflow_provider_kaizala.emulator.wire import encode_json, not_found
 
 ROLES = {"admin": "Admin", "member": "Member"}
+
+
+def _role(value: Any) -> str:
+    if not isinstance(value, str) or value.lower() not in ROLES:
+        raise ValueError("must be Admin or Member")
+    return ROLES[value.lower()]
+
+
+class MembersToAdd(Body):
+    """M2 body: the numbers to add (one that is not valid makes ``result`` false)."""
+
+    members: Annotated[list[StrictStr], Field(min_length=1)]
+
+
+class RoleChange(Body):
+    """M4 body: the member's new role, in any case."""
+
+    role: Annotated[
+        str,
+        BeforeValidator(_role),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "pattern": "^([Aa][Dd][Mm][Ii][Nn]|[Mm][Ee][Mm][Bb][Ee][Rr])$",
+                "description": "any case",
+            }
+        ),
+    ]
 
 
 def member_json(state: State, member: Member) -> dict[str, object]:
@@ -26,45 +62,51 @@ def find_member(group: Group, member_id: str) -> Member:
     raise not_found(f"Member {member_id} is not a member of group {group.group_id}")
 
 
-def list_members(req: Request) -> Reply:
-    group = get_group(req, req.params["groupId"])
-    state = req.app.state
-    return Reply({"members": [member_json(state, m) for m in group.members.values()]})
+def _json(body: dict[str, Any]) -> Response:
+    return Response(encode_json(body), media_type="application/json")
 
 
-def add_members(req: Request) -> Reply:
-    group = get_group(req, req.params["groupId"])
-    require_admin(req, group)
-    raw = req.json().get("members")
-    if not isinstance(raw, list) or not raw:
-        raise bad_request("Parameter members must be a non-empty array of phone numbers")
-    phones, invalid = parse_phone_batch(raw, "members")
-    for phone in phones:
-        group.members.setdefault(phone, Member(phone, "Member"))
-    return Reply({"result": not invalid})  # "true only if all were added"; already a member counts as added
+GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
+MemberId = Annotated[str, Path(description="Member id (as listed by M1)")]
+Caller = Annotated[Connector, Depends(caller)]
 
 
-def remove_member(req: Request) -> Reply:
-    group = get_group(req, req.params["groupId"])
-    require_admin(req, group)
-    member = find_member(group, req.params["memberId"])
-    del group.members[member.phone]
-    return Reply({"result": True})
+def router(services: Services) -> APIRouter:
+    """M1-M4 bound to ``services``."""
+    api = APIRouter()
+    state = services.state
 
+    # Dependencies run before the body is validated: an unknown or invisible group is a 404/403 whatever the body.
+    async def visible(groupId: GroupId, conn: Caller) -> Group:
+        return visible_group(state, conn, groupId)
 
-def change_role(req: Request) -> Reply:
-    group = get_group(req, req.params["groupId"])
-    require_admin(req, group)
-    role = req.json().get("role")
-    if not isinstance(role, str) or role.lower() not in ROLES:
-        raise bad_request("Parameter role must be Admin or Member")
-    member = find_member(group, req.params["memberId"])
-    member.role = ROLES[role.lower()]
-    return Reply({"result": True})
+    async def administered(group: Annotated[Group, Depends(visible)], conn: Caller) -> Group:
+        check_admin(state, conn, group)
+        return group
 
+    @api.get("/v1/groups/{groupId}/members", openapi_extra={PERMISSION: "groupmember.read"})
+    async def list_members(group: Annotated[Group, Depends(visible)]) -> Response:
+        return _json({"members": [member_json(state, m) for m in group.members.values()]})
 
-def register(router: Router) -> None:
-    router.add("GET", "/v1/groups/{groupId}/members", list_members, permission="groupmember.read")
-    router.add("PUT", "/v1/groups/{groupId}/members", add_members, permission="groupmember.write")
-    router.add("DELETE", "/v1/groups/{groupId}/members/{memberId}", remove_member, permission="groupmember.remove")
-    router.add("PUT", "/v1/groups/{groupId}/members/{memberId}", change_role, permission="groupmember.write")
+    @api.put("/v1/groups/{groupId}/members", openapi_extra={PERMISSION: "groupmember.write"})
+    async def add_members(group: Annotated[Group, Depends(administered)], body: MembersToAdd) -> Response:
+        phones, invalid = split_phones(body.members)
+        for phone in phones:
+            group.members.setdefault(phone, Member(phone, "Member"))
+        return _json({"result": not invalid})  # "true only if all were added"; already a member counts as added
+
+    @api.delete("/v1/groups/{groupId}/members/{memberId}", openapi_extra={PERMISSION: "groupmember.remove"})
+    async def remove_member(group: Annotated[Group, Depends(administered)], memberId: MemberId) -> Response:
+        member = find_member(group, memberId)
+        del group.members[member.phone]
+        return _json({"result": True})
+
+    @api.put("/v1/groups/{groupId}/members/{memberId}", openapi_extra={PERMISSION: "groupmember.write"})
+    async def change_role(
+        group: Annotated[Group, Depends(administered)], memberId: MemberId, body: RoleChange
+    ) -> Response:
+        member = find_member(group, memberId)
+        member.role = body.role
+        return _json({"result": True})
+
+    return api

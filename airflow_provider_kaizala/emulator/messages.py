@@ -1,67 +1,80 @@
-"""Text messages (MS1)."""
+"""Text messages (MS1), served by FastAPI.
 
-from __future__ import annotations
+Annotations are evaluated eagerly: FastAPI reads the dependencies declared inside :func:`router` from them.
+"""
 
-from typing import Any
+from typing import Annotated, Any
 
-from airflow_provider_kaizala.emulator.access import get_group, require_admin, require_member
-from airflow_provider_kaizala.emulator.routing import Router
-from airflow_provider_kaizala.emulator.state import Message, phone_int, user_id
-from airflow_provider_kaizala.emulator.wire import (
-    REASON_INVALID_PHONE,
-    Reply,
-    Request,
-    bad_request,
-    parse_bool,
-    parse_phone_batch,
-)
+from fastapi import APIRouter, Depends, Path
+from pydantic import Field, StrictStr
+from starlette.responses import Response
+
+from airflow_provider_kaizala.emulator.access import check_admin, check_member, visible_group
+from airflow_provider_kaizala.emulator.models import Body, LenientBool
+from airflow_provider_kaizala.emulator.services import PERMISSION, Services, caller
+from airflow_provider_kaizala.emulator.state import Connector, Group, Message, phone_int, split_phones, user_id
+from airflow_provider_kaizala.emulator.wire import REASON_INVALID_PHONE, bad_request, encode_json
 
 MAX_MESSAGE = 4000
 
 
-def send_message(req: Request) -> Reply:
-    group = get_group(req, req.params["groupId"])
-    body = req.json()
-    text = body.get("message")
-    if not isinstance(text, str) or not 1 <= len(text) <= MAX_MESSAGE:
-        raise bad_request(f"Parameter message is required and must be 1 to {MAX_MESSAGE} characters")
-    to_all = parse_bool(body.get("sendtoallsubscribers"), "sendToAllSubscribers")
-    targets, invalid = parse_phone_batch(body.get("subscribers"), "subscribers")
-    if (to_all or targets or invalid) and not group.is_public:
-        raise bad_request("sendToAllSubscribers and subscribers are only allowed on public groups (ConnectGroup)")
-    if to_all:
-        require_admin(req, group)
-    else:
-        require_member(req, group)
-    state = req.app.state
-    conn = req.connector
-    assert conn is not None
-    msg = Message(state.new_guid(), group.group_id, text, targets, to_all, conn.phone, state.clock.now())
-    state.messages.append(msg)
-    out: dict[str, Any] = {"referenceId": msg.reference_id}
-    failed = [
-        {
-            "subscriber": p,
-            "subscriberId": "",
-            "errorReason": "Not a valid phone number",
-            "errorCode": REASON_INVALID_PHONE,
-        }
-        for p in invalid
-    ]
-    failed += [
-        {
-            "subscriber": p,
-            "subscriberId": user_id(p),
-            "errorReason": "Not a subscriber of the group",
-            "errorCode": "NotSubscribed",
-        }
-        for p in targets
-        if not group.has_subscriber(phone_int(p))
-    ]
-    if failed:
-        out["failedResult"] = failed
-    return Reply(out)
+class MessageBody(Body):
+    """MS1 body: the text, and on public groups whom it goes to (all subscribers, or the listed ones)."""
+
+    message: Annotated[StrictStr, Field(min_length=1, max_length=MAX_MESSAGE)]
+    send_to_all: Annotated[LenientBool, Field(alias="sendToAllSubscribers")] = False
+    subscribers: Annotated[
+        list[StrictStr], Field(description="a number that is not valid gets a failedResult entry")
+    ] = []
 
 
-def register(router: Router) -> None:
-    router.add("POST", "/v1/groups/{groupId}/messages", send_message, permission="textmessage.read")
+GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
+Caller = Annotated[Connector, Depends(caller)]
+
+
+def router(services: Services) -> APIRouter:
+    """MS1 bound to ``services``."""
+    api = APIRouter()
+    state = services.state
+
+    async def visible(groupId: GroupId, conn: Caller) -> Group:
+        return visible_group(state, conn, groupId)
+
+    @api.post("/v1/groups/{groupId}/messages", openapi_extra={PERMISSION: "textmessage.read"})
+    async def send_message(group: Annotated[Group, Depends(visible)], conn: Caller, body: MessageBody) -> Response:
+        targets, invalid = split_phones(body.subscribers)
+        if (body.send_to_all or targets or invalid) and not group.is_public:
+            raise bad_request("sendToAllSubscribers and subscribers are only allowed on public groups (ConnectGroup)")
+        if body.send_to_all:
+            check_admin(state, conn, group)
+        else:
+            check_member(state, conn, group)
+        msg = Message(
+            state.new_guid(), group.group_id, body.message, targets, body.send_to_all, conn.phone, state.clock.now()
+        )
+        state.messages.append(msg)
+        out: dict[str, Any] = {"referenceId": msg.reference_id}
+        failed = [
+            {
+                "subscriber": p,
+                "subscriberId": "",
+                "errorReason": "Not a valid phone number",
+                "errorCode": REASON_INVALID_PHONE,
+            }
+            for p in invalid
+        ]
+        failed += [
+            {
+                "subscriber": p,
+                "subscriberId": user_id(p),
+                "errorReason": "Not a subscriber of the group",
+                "errorCode": "NotSubscribed",
+            }
+            for p in targets
+            if not group.has_subscriber(phone_int(p))
+        ]
+        if failed:
+            out["failedResult"] = failed
+        return Response(encode_json(out), media_type="application/json")
+
+    return api

@@ -26,7 +26,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from pydantic import BaseModel
+
 from airflow_provider_kaizala.emulator import actions, media, webhooks
+from airflow_provider_kaizala.emulator.members import MembersToAdd, RoleChange
+from airflow_provider_kaizala.emulator.messages import MessageBody
+from airflow_provider_kaizala.emulator.subscribers import SubscriberChange, SubscriberPage
 
 Schema = dict[str, Any]
 
@@ -357,6 +362,14 @@ def _body(schema: Schema, *, required: bool = True) -> Schema:
     return {"required": required, "content": {"application/json": {"schema": schema}}}
 
 
+def model_body(model: type[BaseModel], *, required: bool = True) -> Schema:
+    """The request body of a FastAPI route, generated from its pydantic model (keys bind in any case)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    if "$defs" in schema:
+        raise ValueError(f"{model.__name__}: nested models are not supported here")
+    return _body(schema, required=required)
+
+
 def operation(
     op_id: str,
     summary: str,
@@ -540,7 +553,6 @@ def _paths() -> dict[str, Schema]:
         name={**NONEMPTY, "description": "alias of groupName"},
     )
     sub_body["anyOf"] = [{"required": ["groupName"]}, {"required": ["name"]}]
-    subscriber_change = obj(["subscribers"], subscribers=array(PHONE_IN, minItems=1))
     source_group = query_param("sourceGroupId", STR, "the path group or a group below it (default: the path group)")
     reaction_cursor = query_param("cursor", {**INT64, "minimum": 0}, ".NET ticks (default 0)")
     reference = path_param("referenceId", "a message/action referenceId (or an actionId)")
@@ -698,7 +710,7 @@ def _paths() -> dict[str, Schema]:
                 obj(["result"], result=doc(BOOL, "true only if every number was added")),
                 ("400", "404"),
                 params=[GROUP_ID],
-                body=_body(obj(["members"], members=array(PHONE_IN, minItems=1))),
+                body=model_body(MembersToAdd),
             ),
         },
         "/v1/groups/{groupId}/members/{memberId}": {
@@ -717,9 +729,7 @@ def _paths() -> dict[str, Schema]:
                 ref("Result"),
                 ("400", "404"),
                 params=[GROUP_ID, path_param("memberId", "Member (user) id")],
-                body=_body(
-                    obj(["role"], role={"type": "string", "enum": ["Admin", "Member"], "description": "any case"})
-                ),
+                body=model_body(RoleChange),
             ),
         },
         "/v1/groups/{groupId}/subscribers": {
@@ -730,18 +740,7 @@ def _paths() -> dict[str, Schema]:
                 obj(["subscribers"], subscribers=array(ref("Subscriber"), maxItems=50), cursor=NONEMPTY),
                 ("400", "404"),
                 params=[GROUP_ID],
-                body=_body(
-                    obj(
-                        cursor={**STR, "description": "from the previous page"},
-                        count={
-                            "type": "integer",
-                            "format": "int32",
-                            "minimum": 1,
-                            "description": "default 50, clamped to 50",
-                        },
-                    ),
-                    required=False,
-                ),
+                body=model_body(SubscriberPage, required=False),
                 description="ConnectGroups only (400 otherwise). `cursor` is present only when more pages exist.",
             )
         },
@@ -763,7 +762,7 @@ def _paths() -> dict[str, Schema]:
                 ),
                 ("400", "404"),
                 params=[GROUP_ID],
-                body=_body(subscriber_change),
+                body=model_body(SubscriberChange),
             )
         },
         "/v1/groups/{groupId}/subscribers/remove": {
@@ -784,7 +783,7 @@ def _paths() -> dict[str, Schema]:
                 ),
                 ("400", "404"),
                 params=[GROUP_ID],
-                body=_body(subscriber_change),
+                body=model_body(SubscriberChange),
             )
         },
         "/v1/groups/{groupId}/messages": {
@@ -807,14 +806,7 @@ def _paths() -> dict[str, Schema]:
                 ),
                 ("400", "404"),
                 params=[GROUP_ID],
-                body=_body(
-                    obj(
-                        ["message"],
-                        message={"type": "string", "minLength": 1, "maxLength": 4000},
-                        sendToAllSubscribers=BOOL,
-                        subscribers=PHONES,
-                    )
-                ),
+                body=model_body(MessageBody),
             )
         },
         "/v1/media": {

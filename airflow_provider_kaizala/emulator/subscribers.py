@@ -1,34 +1,47 @@
-"""Subscribers of public groups (SU1-SU3).
+"""Subscribers of public groups (SU1-SU3), served by FastAPI (annotations are evaluated eagerly: FastAPI reads
+the dependencies declared inside :func:`router` from them).
 
 Paging: subscribers are walked in ascending order of their phone number; the opaque cursor encodes the last
 number returned, and the next page starts strictly after it (bisect). A subscriber present for a whole walk is
 therefore returned exactly once however many others join or leave between pages.
 """
 
-from __future__ import annotations
+from typing import Annotated, Any
 
-from typing import Any
+from fastapi import APIRouter, Depends, Path
+from pydantic import Field, StrictStr
+from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.access import get_group, require_admin
-from airflow_provider_kaizala.emulator.routing import Router
+from airflow_provider_kaizala.emulator.access import check_admin, visible_group
+from airflow_provider_kaizala.emulator.models import Body, PositiveInt
+from airflow_provider_kaizala.emulator.services import PERMISSION, Services, caller
 from airflow_provider_kaizala.emulator.state import (
+    Connector,
     Group,
+    State,
     decode_cursor,
     display_name,
     encode_cursor,
     phone_int,
+    split_phones,
     user_id_and_provisioned,
 )
-from airflow_provider_kaizala.emulator.wire import (
-    REASON_INVALID_PHONE,
-    Reply,
-    Request,
-    bad_request,
-    parse_int,
-    parse_phone_batch,
-)
+from airflow_provider_kaizala.emulator.wire import REASON_INVALID_PHONE, bad_request, encode_json
 
 PAGE_MAX = 50
+
+
+class SubscriberPage(Body):
+    """SU1 body: where to continue and how many (default and maximum 50; larger values are clamped)."""
+
+    cursor: Annotated[StrictStr, Field(description="from the previous page")] = ""
+    count: Annotated[PositiveInt, Field(description="default 50, clamped to 50")] = PAGE_MAX
+
+
+class SubscriberChange(Body):
+    """SU2/SU3 body: the numbers to add or remove (an invalid one gets a per-number outcome)."""
+
+    subscribers: Annotated[list[StrictStr], Field(min_length=1)]
 
 
 def subscriber_json(n: int) -> dict[str, Any]:
@@ -43,71 +56,76 @@ def subscriber_json(n: int) -> dict[str, Any]:
     }
 
 
-def public_group(req: Request) -> Group:
-    group = get_group(req, req.params["groupId"])
+def public_group(state: State, conn: Connector, group_id: str) -> Group:
+    group = visible_group(state, conn, group_id)
     if not group.is_public:
         raise bad_request(f"Group {group.group_id} is not a public group (ConnectGroup)")
     return group
 
 
-def list_subscribers(req: Request) -> Reply:
-    group = public_group(req)
-    body = req.json()
-    count = PAGE_MAX
-    if body.get("count") is not None:
-        count = parse_int(body["count"], "count")
-        if count < 1:
-            raise bad_request("Parameter count must be at least 1")
-        count = min(count, PAGE_MAX)
-    after = None
-    lifetime = req.app.faults.config.cursor_lifetime
-    now = req.app.state.clock.now() if lifetime > 0 else None
-    cursor = body.get("cursor")
-    if cursor not in (None, ""):
-        if not isinstance(cursor, str):
-            raise bad_request("Parameter cursor must be a string")
-        try:
-            after, issued = decode_cursor(group.group_id, cursor)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise bad_request("Invalid cursor") from exc
-        if now is not None and issued is not None and now - issued > lifetime:
-            raise bad_request("Cursor expired")
-    page, more = group.subscriber_page(after, count)
-    out: dict[str, Any] = {"subscribers": [subscriber_json(n) for n in page]}
-    if more and page:
-        out["cursor"] = encode_cursor(group.group_id, page[-1], now)
-    return Reply(out)
+def _json(body: dict[str, Any]) -> Response:
+    return Response(encode_json(body), media_type="application/json")
 
 
-def _change(req: Request, adding: bool) -> Reply:
-    group = public_group(req)
-    require_admin(req, group)
-    raw = req.json().get("subscribers")
-    if not isinstance(raw, list) or not raw:
-        raise bad_request("Parameter subscribers must be a non-empty array of phone numbers")
-    phones, invalid = parse_phone_batch(raw, "subscribers")
-    outcome = "isAdded" if adding else "isRemoved"
-    result: dict[str, dict[str, Any]] = {p: {outcome: False, "reason": REASON_INVALID_PHONE} for p in invalid}
-    for phone in phones:
-        n = phone_int(phone)
-        if adding:
-            ok = group.add_subscriber(n)
-            result[phone] = {"isAdded": True} if ok else {"isAdded": False, "reason": "AlreadySubscribed"}
-        else:
-            ok = group.remove_subscriber(n)
-            result[phone] = {"isRemoved": True} if ok else {"isRemoved": False, "reason": "NotSubscribed"}
-    return Reply({"result": result})
+GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
+Caller = Annotated[Connector, Depends(caller)]
 
 
-def add_subscribers(req: Request) -> Reply:
-    return _change(req, True)
+def router(services: Services) -> APIRouter:
+    """SU1-SU3 bound to ``services``."""
+    api = APIRouter()
+    state = services.state
 
+    # Dependencies run before the body is validated: an unknown or invisible group is a 404/403 whatever the body.
+    async def readable(groupId: GroupId, conn: Caller) -> Group:
+        return public_group(state, conn, groupId)
 
-def remove_subscribers(req: Request) -> Reply:
-    return _change(req, False)
+    async def changeable(group: Annotated[Group, Depends(readable)], conn: Caller) -> Group:
+        check_admin(state, conn, group)
+        return group
 
+    @api.post("/v1/groups/{groupId}/subscribers", openapi_extra={PERMISSION: "groupmember.read"})
+    async def list_subscribers(
+        group: Annotated[Group, Depends(readable)], body: SubscriberPage | None = None
+    ) -> Response:
+        page_req = body or SubscriberPage()
+        count = min(page_req.count, PAGE_MAX)
+        lifetime = services.faults.config.cursor_lifetime
+        now = state.clock.now() if lifetime > 0 else None
+        after = None
+        if page_req.cursor:
+            try:
+                after, issued = decode_cursor(group.group_id, page_req.cursor)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise bad_request("Invalid cursor") from exc
+            if now is not None and issued is not None and now - issued > lifetime:
+                raise bad_request("Cursor expired")
+        page, more = group.subscriber_page(after, count)
+        out: dict[str, Any] = {"subscribers": [subscriber_json(n) for n in page]}
+        if more and page:
+            out["cursor"] = encode_cursor(group.group_id, page[-1], now)
+        return _json(out)
 
-def register(router: Router) -> None:
-    router.add("POST", "/v1/groups/{groupId}/subscribers", list_subscribers, permission="groupmember.read")
-    router.add("PUT", "/v1/groups/{groupId}/subscribers/add", add_subscribers, permission="groupmember.write")
-    router.add("PUT", "/v1/groups/{groupId}/subscribers/remove", remove_subscribers, permission="groupmember.remove")
+    def change(group: Group, raw: list[str], adding: bool) -> Response:
+        phones, invalid = split_phones(raw)
+        outcome = "isAdded" if adding else "isRemoved"
+        result: dict[str, dict[str, Any]] = {p: {outcome: False, "reason": REASON_INVALID_PHONE} for p in invalid}
+        for phone in phones:
+            n = phone_int(phone)
+            if adding:
+                ok = group.add_subscriber(n)
+                result[phone] = {"isAdded": True} if ok else {"isAdded": False, "reason": "AlreadySubscribed"}
+            else:
+                ok = group.remove_subscriber(n)
+                result[phone] = {"isRemoved": True} if ok else {"isRemoved": False, "reason": "NotSubscribed"}
+        return _json({"result": result})
+
+    @api.put("/v1/groups/{groupId}/subscribers/add", openapi_extra={PERMISSION: "groupmember.write"})
+    async def add_subscribers(group: Annotated[Group, Depends(changeable)], body: SubscriberChange) -> Response:
+        return change(group, body.subscribers, True)
+
+    @api.put("/v1/groups/{groupId}/subscribers/remove", openapi_extra={PERMISSION: "groupmember.remove"})
+    async def remove_subscribers(group: Annotated[Group, Depends(changeable)], body: SubscriberChange) -> Response:
+        return change(group, body.subscribers, False)
+
+    return api

@@ -71,3 +71,17 @@ def test_non_admin_cannot_change_members(emu):
     gid = emu.admin.create_group(name="G", admins=[OTHER], members=[ADMIN])
     assert client.call("GET", f"/groups/{gid}/members").status_code == 200
     assert_error(client.call("PUT", f"/groups/{gid}/members", json={"members": [THIRD]}), 403, "Forbidden")
+    # The group and the caller's role are checked before the body.
+    assert_error(client.call("PUT", f"/groups/{gid}/members", json={"members": []}), 403, "Forbidden")
+    assert_error(client.call("PUT", "/groups/missing@1/members", json={}), 404, "NotFound")
+    assert_error(client.call("PUT", f"/groups/{gid}/members/nobody", json={"role": "Boss"}), 403, "Forbidden")
+
+
+def test_a_body_that_is_not_text_is_a_three_field_400(emu):
+    client = make_client(emu)
+    gid = emu.admin.create_group(name="G", admins=[ADMIN], members=[OTHER])
+    other_id = next(m["id"] for m in emu.admin.members(gid) if m["mobileNumber"] == OTHER)
+    resp = client.call(
+        "PUT", f"/groups/{gid}/members/{other_id}", data=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+    )
+    assert assert_error(resp, 400, "InvalidParameters")["message"] == "Request body is not valid JSON"

@@ -77,3 +77,18 @@ def test_send_to_all_needs_admin(emu):
         "Forbidden",
     )
     assert_error(client.call("POST", "/groups/missing@1/messages", json={"message": "m"}), 404, "NotFound")
+
+
+def test_the_group_is_checked_before_the_body(emu):
+    """An unknown or invisible group is a 404/403 whatever the body; then the body's first bad field is named."""
+    client = make_client(emu)
+    assert_error(client.call("POST", "/groups/missing@1/messages", json={}), 404, "NotFound")
+    hidden = emu.admin.create_group(name="H", admins=[OTHER])
+    assert_error(client.call("POST", f"/groups/{hidden}/messages", json={"message": 5}), 403, "Forbidden")
+    gid = emu.admin.create_group(name="G", admins=[ADMIN])
+    body = assert_error(
+        client.call("POST", f"/groups/{gid}/messages", json={"message": "m", "SendToAllSubscribers": "maybe"}),
+        400,
+        "InvalidParameters",
+    )
+    assert "sendToAllSubscribers" in body["message"]

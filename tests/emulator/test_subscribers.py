@@ -179,3 +179,59 @@ def test_cursor_lifetime_validation(emu):
 
 def test_cursor_lifetime_is_a_harness_keyword():
     assert KaizalaEmulator(cursor_lifetime=90).config.cursor_lifetime == 90.0
+
+
+def test_literal_segments_match_in_any_case_ids_verbatim(public):
+    """The service matches path words in any case; a group id is an id and stays case-sensitive."""
+    client, gid = public
+    resp = client.call("POST", f"/GROUPS/{gid}/Subscribers", json={"count": 2})
+    assert resp.status_code == 200, resp.text
+    assert len(resp.json()["subscribers"]) == 2
+    assert_error(client.call("POST", f"/groups/{gid.upper()}/subscribers", json={}), 404, "NotFound")
+    assert_error(client.call("GET", f"/groups/{gid}/subscribers"), 404, "NotFound")
+
+
+def test_a_bad_value_is_a_400_naming_its_field(public):
+    client, gid = public
+    body = assert_error(
+        client.call("PUT", f"/groups/{gid}/subscribers/add", json={"subscribers": [NEW[0], 5]}),
+        400,
+        "InvalidParameters",
+    )
+    assert "subscribers[1]" in body["message"]
+    body = assert_error(client.call("POST", f"/groups/{gid}/subscribers", json={"COUNT": 0}), 400, "InvalidParameters")
+    assert "count" in body["message"]
+    body = assert_error(
+        client.call("POST", f"/groups/{gid}/subscribers", data="[1]", headers={"Content-Type": "application/json"}),
+        400,
+        "InvalidParameters",
+    )
+    assert body["message"] == "Request body must be a JSON object"
+    body = assert_error(
+        client.call("POST", f"/groups/{gid}/subscribers", data="{", headers={"Content-Type": "application/json"}),
+        400,
+        "InvalidParameters",
+    )
+    assert body["message"] == "Request body is not valid JSON"
+
+
+def test_the_checks_run_in_their_fixed_order(emu, public):
+    """404 (no such route), then 401 (token), 403 (permission), 415 (Content-Type), then the handler."""
+    client, gid = public
+    assert_error(client.call("POST", f"/groups/{gid}/subscribers/nope", token=""), 404, "NotFound")
+    assert_error(client.call("POST", "/groups/missing@1/subscribers", token=""), 401, "InvalidToken")
+    reader = make_client(emu, phone=OTHER, permissions=["groupinfo.read"])
+    assert_error(reader.call("POST", "/groups/missing@1/subscribers", data="x"), 403, "Forbidden")
+    resp = client.call("POST", "/groups/missing@1/subscribers", data="{}", headers={"Content-Type": "text/plain"})
+    assert_error(resp, 415, "UnsupportedMediaType")
+    assert_error(client.call("POST", "/groups/missing@1/subscribers", json={}), 404, "NotFound")
+
+
+def test_the_group_is_checked_before_the_body(emu, public):
+    """An unknown group is a 404 and a group the caller may not change a 403, whatever the body."""
+    client, _ = public
+    assert_error(client.call("POST", "/groups/missing@1/subscribers", json={"count": 0}), 404, "NotFound")
+    assert_error(client.call("PUT", "/groups/missing@1/subscribers/add", json={}), 404, "NotFound")
+    member = make_client(emu, phone=OTHER)
+    pub = emu.admin.create_group(name="P", groupType="ConnectGroup", admins=[ADMIN], members=[OTHER])
+    assert_error(member.call("PUT", f"/groups/{pub}/subscribers/add", json={"subscribers": 1}), 403, "Forbidden")

@@ -1,0 +1,133 @@
+"""The resource families served by FastAPI, and how the request pipeline (``app.py``) finds and calls them.
+
+Matching follows the service: literal path segments match in any case, ids verbatim. :meth:`ApiRoutes.match`
+matches the path case-insensitively and rewrites it to the route's declared spelling before FastAPI sees it
+(Starlette itself matches case-sensitively). FastAPI's 422 becomes the API's three-field 400 naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from airflow_provider_kaizala.emulator import members, messages, subscribers
+from airflow_provider_kaizala.emulator.models import validation_error
+from airflow_provider_kaizala.emulator.services import PERMISSION, Services
+from airflow_provider_kaizala.emulator.state import Connector
+from airflow_provider_kaizala.emulator.wire import ApiError, encode_json
+
+_SKIPPED_HEADERS = (b"content-type", b"content-length")
+
+
+@dataclass(frozen=True)
+class Matched:
+    """A request matched to a FastAPI route: what the pipeline checks before calling it."""
+
+    route: APIRoute
+    path: str  # the path as the route declares it (literal segments in their declared case)
+    permission: str | None
+    json_body: bool  # whether a body must announce JSON (415 otherwise)
+
+
+def _error_response(err: ApiError) -> Response:
+    return Response(
+        encode_json(err.body()),
+        err.status,
+        headers={k.decode(): v.decode() for k, v in err.headers},
+        media_type="application/json",
+    )
+
+
+async def _on_api_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _error_response(exc)
+
+
+async def _on_invalid(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return _error_response(validation_error(exc.errors()))
+
+
+async def _on_http_error(_: Request, exc: Exception) -> Response:
+    """Starlette's own errors (a body that is not even text) in the three-field form."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        return _error_response(ApiError(400, "Request body is not valid JSON"))
+    return _error_response(ApiError(exc.status_code, str(exc.detail)))
+
+
+class ApiRoutes:
+    """The FastAPI application of the migrated resource families, with case-insensitive matching."""
+
+    def __init__(self, services: Services) -> None:
+        self.app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+        for family in (members, messages, subscribers):
+            self.app.include_router(family.router(services))
+        self.app.add_exception_handler(ApiError, _on_api_error)
+        self.app.add_exception_handler(RequestValidationError, _on_invalid)
+        self.app.add_exception_handler(HTTPException, _on_http_error)
+        self.routes = [r for r in self.app.routes if isinstance(r, APIRoute)]
+        self._patterns = [(re.compile(r.path_regex.pattern, re.IGNORECASE), r) for r in self.routes]
+
+    def match(self, method: str, path: str) -> tuple[Matched | None, bool]:
+        """The route for ``method`` + ``path`` (any case in literal segments), and whether the path matched
+        another method."""
+        path_matched = False
+        for pattern, route in self._patterns:
+            found = pattern.match(path)
+            if found is None:
+                continue
+            if method not in route.methods:
+                path_matched = True
+                continue
+            extra = route.openapi_extra or {}
+            return (
+                Matched(
+                    route,
+                    route.path_format.format(**found.groupdict()),
+                    extra.get(PERMISSION),
+                    method in ("POST", "PUT"),
+                ),
+                True,
+            )
+        return None, path_matched
+
+    async def call(
+        self, scope: dict[str, Any], matched: Matched, body: bytes, conn: Connector
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """Run the route for an authorised call; returns (status, body, extra headers)."""
+        inner = {
+            **scope,
+            "path": matched.path,
+            "raw_path": matched.path.encode(),
+            "root_path": "",
+            "state": {"connector": conn},
+        }
+        sent = False
+        reply: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                reply["status"] = message["status"]
+                reply["headers"] = [(k, v) for k, v in message.get("headers", ()) if k not in _SKIPPED_HEADERS]
+            elif message["type"] == "http.response.body":
+                reply["body"] += message.get("body", b"")
+
+        await self.app(inner, receive, send)
+        return reply["status"], reply["body"], reply["headers"]

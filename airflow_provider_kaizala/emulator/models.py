@@ -1,0 +1,119 @@
+"""Request models of the emulator's FastAPI routes: case-insensitive keys and lenient values, declared once.
+
+Every body model derives from :class:`Body`, whose one before-validator matches JSON keys to field names in any
+case (``Count`` binds ``count``, ``sendtoallsubscribers`` binds the alias ``sendToAllSubscribers``) and treats
+``null`` as absent, as the Kaizala service does. Lenient scalars (:data:`PositiveInt`, :data:`LenientBool`)
+accept what the service accepts (``7`` and ``"7"``, never ``true`` or ``2.5``; ``"TRUE"``), and their JSON schema
+says so. A validation failure becomes the API's three-field 400 naming the field
+(:func:`validation_error`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+
+from airflow_provider_kaizala.emulator.wire import ApiError, bad_request
+
+_DIGITS = re.compile(r"-?[0-9]{1,18}")
+
+
+class Body(BaseModel):
+    """A JSON object body whose keys bind to the fields in any case; ``null`` values count as absent."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _case_insensitive_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        names = {(info.alias or name).lower(): info.alias or name for name, info in cls.model_fields.items()}
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            name = names.get(str(key).lower())
+            if name is not None and value is not None:
+                out[name] = value
+        return out
+
+
+def _lenient_int(value: Any) -> Any:
+    """An integer, an integral float or a string of digits as an int; anything else fails validation."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        return int(value.strip())
+    raise ValueError("must be an integer")
+
+
+#: An integer >= 1 that may also come as a string of up to 18 digits (as the service accepts).
+PositiveInt = Annotated[
+    int,
+    BeforeValidator(_lenient_int),
+    Field(ge=1),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "integer", "format": "int64", "minimum": 1},
+                {"type": "string", "pattern": r"^\s*[1-9][0-9]{0,17}\s*$", "description": "digits"},
+            ]
+        }
+    ),
+]
+
+
+def _lenient_bool(value: Any) -> Any:
+    """A boolean, or the strings ``"true"``/``"false"`` in any case; anything else fails validation."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError("must be a boolean")
+
+
+#: A boolean that may also come as the string ``"true"`` or ``"false"`` in any case.
+LenientBool = Annotated[
+    bool,
+    BeforeValidator(_lenient_bool),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "boolean"},
+                {"type": "string", "pattern": r"^\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])\s*$"},
+            ]
+        }
+    ),
+]
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """``("body", "actionBody", "questions", 0, "options")`` -> ``actionBody.questions[0].options``."""
+    out = ""
+    for part in loc:
+        if part in ("body", "query", "path", "header") and not out:
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def validation_error(errors: Sequence[Any]) -> ApiError:
+    """The 400 for a request that failed validation: the first error, naming its field."""
+    first = errors[0] if errors else {}
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        return bad_request("Request body is not valid JSON")
+    name = field_path(first.get("loc", ()))
+    if kind == "model_attributes_type" or not name:
+        return bad_request("Request body must be a JSON object")
+    message = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
+    return bad_request(f"Parameter {name}: {message}")
