@@ -21,7 +21,7 @@ import sys
 import time
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
@@ -303,6 +303,61 @@ class Retention:
         return [name for name in ordered if name in doomed]
 
 
+def _chunk_name(number: int) -> str:
+    return f"chunk-{number:06d}.snapshot"
+
+
+#: Pages between two checkpoints of a resumable snapshot build (1,000 people, about 15 s at the real limit).
+DEFAULT_CHECKPOINT_PAGES = 20
+#: A checkpoint older than this (seconds) is discarded instead of resumed: its cursor may have expired, and
+#: the people it saved are that old.
+DEFAULT_CHECKPOINT_MAX_AGE = 6 * 3600.0
+
+
+@dataclass
+class WalkCheckpoint:
+    """Where an interrupted snapshot build stopped: the cursor of its next page and what it saved so far."""
+
+    group_id: str
+    kind: str
+    cursor: str
+    chunks: int = 0
+    pages: int = 0
+    people: int = 0
+    started_at: float = field(default_factory=time.time)
+    saved_at: float = field(default_factory=time.time)
+
+    def to_json(self) -> str:
+        """The checkpoint file's text."""
+        return json.dumps(
+            {
+                "groupId": self.group_id,
+                "kind": self.kind,
+                "cursor": self.cursor,
+                "chunks": self.chunks,
+                "pages": self.pages,
+                "people": self.people,
+                "startedAt": self.started_at,
+                "savedAt": self.saved_at,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> WalkCheckpoint:
+        """Read a checkpoint file (``ValueError``/``KeyError``/``TypeError`` when it is not one)."""
+        raw = json.loads(text)
+        return cls(
+            group_id=str(raw["groupId"]),
+            kind=str(raw["kind"]),
+            cursor=str(raw["cursor"]),
+            chunks=int(raw["chunks"]),
+            pages=int(raw["pages"]),
+            people=int(raw["people"]),
+            started_at=float(raw["startedAt"]),
+            saved_at=float(raw["savedAt"]),
+        )
+
+
 class SnapshotStore:
     """Keeps the baseline snapshot of one group, and the changes not yet acknowledged, at an ``ObjectStoragePath``.
 
@@ -315,6 +370,8 @@ class SnapshotStore:
     * ``diffs/<stamp>-<run>.diff.jsonl``: the default place of diff files.
     * ``superseded/<stamp>-<run>.snapshot``: replaced baselines and pending snapshots that a later
       acknowledged change overtook.
+    * ``partial/``: the checkpoint of a snapshot build that was interrupted (``checkpoint.json``: the cursor
+      of the next page; ``chunk-<n>.snapshot``: the people walked before it), resumed by the next check.
 
     Diff files and superseded snapshots are pruned by :class:`Retention`; the diff file of a change that
     is still pending is never deleted.
@@ -347,6 +404,74 @@ class SnapshotStore:
         if not where.exists():
             return []
         return sorted((p for p in where.iterdir() if p.name.endswith(suffix)), key=lambda p: p.name)
+
+    # -- partial walks -------------------------------------------------------------------------------
+
+    @property
+    def partial_dir(self) -> ObjectStoragePath:
+        """The folder of an interrupted snapshot build's checkpoint."""
+        return self._folder("partial")
+
+    def load_partial(
+        self, group_id: str, kind: str, max_age: float, log: Any = None
+    ) -> tuple[WalkCheckpoint, SnapshotBuilder] | None:
+        """The checkpoint of an interrupted build of this list and the people it saved, if usable.
+
+        A checkpoint of another list, older than ``max_age`` seconds, or unreadable is discarded (and said so).
+        """
+        path = self.partial_dir / "checkpoint.json"
+        if not path.exists():
+            return None
+        try:
+            checkpoint = WalkCheckpoint.from_json(path.read_text())
+        except (ValueError, KeyError, TypeError):
+            why = "it is unreadable"
+        else:
+            age = time.time() - checkpoint.saved_at
+            if (checkpoint.group_id, checkpoint.kind) != (group_id, kind):
+                why = f"it belongs to the {checkpoint.kind} of {checkpoint.group_id}"
+            elif not 0 <= age <= max_age:
+                why = f"it is {age:.0f} s old (checkpoint_max_age {max_age:g} s)"
+            else:
+                builder = SnapshotBuilder()
+                try:
+                    for n in range(1, checkpoint.chunks + 1):
+                        chunk = MembershipSnapshot.from_bytes((self.partial_dir / _chunk_name(n)).read_bytes())
+                        builder.values.extend(chunk.values)
+                        builder.odd.update(chunk.odd_numbers)
+                except (OSError, ValueError):
+                    why = "one of its saved pages is missing or unreadable"
+                else:
+                    return checkpoint, builder
+        if log is not None:
+            log.warning("Discarding the checkpoint of an interrupted snapshot build in %s: %s.", self.partial_dir, why)
+        self.drop_partial()
+        return None
+
+    def save_partial(self, checkpoint: WalkCheckpoint, chunk: MembershipSnapshot) -> None:
+        """Save the people of the pages since the last checkpoint, then the checkpoint that names them.
+
+        The chunk is written first: a checkpoint never names people that were not saved (a chunk written by a
+        build killed before its checkpoint is simply overwritten by the resumed build).
+        """
+        folder = self.partial_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        checkpoint.chunks += 1
+        (folder / _chunk_name(checkpoint.chunks)).write_bytes(chunk.to_bytes())
+        checkpoint.saved_at = time.time()
+        (folder / "checkpoint.json").write_text(checkpoint.to_json())
+
+    def drop_partial(self) -> None:
+        """Remove the checkpoint and its saved pages."""
+        folder = self.partial_dir
+        if not folder.exists():
+            return
+        checkpoint = folder / "checkpoint.json"
+        if checkpoint.exists():
+            checkpoint.unlink()
+        for path in list(folder.iterdir()):
+            if path.name.startswith("chunk-") and path.name.endswith(".snapshot"):
+                path.unlink()
 
     # -- baseline ------------------------------------------------------------------------------------
 
@@ -504,3 +629,124 @@ def write_diff(diff: MembershipDiff, diff_path: str | ObjectStoragePath, sample_
 
     written, _ = write_json_lines(diff_path, diff.rows())
     return {**diff.summary(sample_size), "diffPath": written}
+
+
+#: A paged walk from a cursor (``None``: page 1): ``(people, next_cursor)`` per page, ``None`` after the last.
+PageWalk = Callable[[str | None], Iterable[tuple[list[dict[str, Any]], str | None]]]
+#: The same, asynchronous (the trigger's walk).
+AsyncPageWalk = Callable[[str | None], AsyncIterable[tuple[list[dict[str, Any]], str | None]]]
+
+
+class ResumableBuild:
+    """The snapshot of a paged list, built page by page with a checkpoint every ``checkpoint_pages`` pages.
+
+    A build interrupted (killed, timed out, its worker or triggerer lost) resumes from its last checkpoint on
+    the next check (:meth:`resume` gives the cursor to start from); a checkpoint older than ``max_age``
+    seconds is discarded, and one whose cursor the server refuses (HTTP 400 on the first page asked with it)
+    restarts the build from page 1 (:meth:`refused`); both are logged. The sync and async drivers are
+    :func:`resumable_snapshot` and :func:`aresumable_snapshot`.
+    """
+
+    def __init__(
+        self,
+        store: SnapshotStore,
+        group_id: str,
+        kind: str,
+        *,
+        checkpoint_pages: int = DEFAULT_CHECKPOINT_PAGES,
+        max_age: float = DEFAULT_CHECKPOINT_MAX_AGE,
+        log: Any,
+    ) -> None:
+        self.store, self.group_id, self.kind = store, group_id, kind
+        self.checkpoint_pages, self.max_age, self.log = checkpoint_pages, max_age, log
+        self.checkpoint: WalkCheckpoint | None = None
+        self.builder = SnapshotBuilder()
+        self.chunk = SnapshotBuilder()
+        self.since = 0
+        self.received = 0
+
+    def resume(self) -> str | None:
+        """Load a usable checkpoint; the cursor to start from (``None``: page 1)."""
+        resumed = self.store.load_partial(self.group_id, self.kind, self.max_age, self.log)
+        if resumed is None:
+            return None
+        self.checkpoint, self.builder = resumed
+        self.log.info(
+            "Resuming the snapshot build of the %s of %s from its checkpoint: %d pages and %d people already saved.",
+            self.kind,
+            self.group_id,
+            self.checkpoint.pages,
+            self.checkpoint.people,
+        )
+        return self.checkpoint.cursor
+
+    def refused(self) -> bool:
+        """The server refused a request (HTTP 400): True when it was the saved cursor, and the build restarts."""
+        if self.checkpoint is None or self.received:
+            return False
+        self.log.warning(
+            "Kaizala no longer accepts the saved cursor of the snapshot build of the %s of %s (HTTP 400): "
+            "restarting it from page 1; the %d people saved before are discarded.",
+            self.kind,
+            self.group_id,
+            self.checkpoint.people,
+        )
+        self.store.drop_partial()
+        self.checkpoint, self.builder = None, SnapshotBuilder()
+        return True
+
+    def page(self, people: list[dict[str, Any]], cursor: str | None) -> None:
+        """One more page, and the cursor of the next; checkpoints every ``checkpoint_pages`` pages."""
+        self.received += 1
+        self.builder.add(people)
+        self.chunk.add(people)
+        self.since += 1
+        if cursor is None or self.since < self.checkpoint_pages:
+            return
+        if self.checkpoint is None:
+            self.checkpoint = WalkCheckpoint(self.group_id, self.kind, cursor)
+        self.checkpoint.cursor = cursor
+        self.checkpoint.pages += self.since
+        self.checkpoint.people += len(self.chunk.values)
+        self.store.save_partial(self.checkpoint, self.chunk.build())
+        self.chunk, self.since = SnapshotBuilder(), 0
+
+    def finish(self) -> MembershipSnapshot:
+        """The whole list's snapshot; the checkpoint is removed."""
+        snapshot = self.builder.build()
+        self.store.drop_partial()
+        return snapshot
+
+
+def resumable_snapshot(walk: PageWalk, build: ResumableBuild) -> MembershipSnapshot:
+    """Drive ``build`` with a sync paged walk (see :class:`ResumableBuild`)."""
+    from airflow_provider_kaizala.exceptions import KaizalaBadRequestError
+
+    cursor = build.resume()
+    while True:
+        try:
+            for people, next_cursor in walk(cursor):
+                build.page(people, next_cursor)
+            return build.finish()
+        except KaizalaBadRequestError:
+            if not build.refused():
+                raise
+            cursor = None
+
+
+async def aresumable_snapshot(walk: AsyncPageWalk, build: ResumableBuild) -> MembershipSnapshot:
+    """Drive ``build`` with an async paged walk; the store is read and written off the event loop."""
+    import asyncio
+
+    from airflow_provider_kaizala.exceptions import KaizalaBadRequestError
+
+    cursor = await asyncio.to_thread(build.resume)
+    while True:
+        try:
+            async for people, next_cursor in walk(cursor):
+                await asyncio.to_thread(build.page, people, next_cursor)
+            return await asyncio.to_thread(build.finish)
+        except KaizalaBadRequestError:
+            if not await asyncio.to_thread(build.refused):
+                raise
+            cursor = None

@@ -13,13 +13,17 @@ from airflow_provider_kaizala.exceptions import KaizalaException, KaizalaValidat
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
 from airflow_provider_kaizala.hooks.mixin import KaizalaHookMixin
 from airflow_provider_kaizala.membership import (
+    DEFAULT_CHECKPOINT_MAX_AGE,
+    DEFAULT_CHECKPOINT_PAGES,
     MembershipSnapshot,
+    ResumableBuild,
     Retention,
     RunRef,
     SnapshotStore,
     check_options,
     default_snapshot_path,
     legacy_snapshot_path,
+    resumable_snapshot,
     write_diff,
 )
 
@@ -103,6 +107,8 @@ class KaizalaMembershipSensor(KaizalaHookMixin, BaseSensorOperator):
         retention_days: float | None = None,
         sample_size: int = 10,
         page_size: int = 50,
+        checkpoint_pages: int = DEFAULT_CHECKPOINT_PAGES,
+        checkpoint_max_age: float = DEFAULT_CHECKPOINT_MAX_AGE,
         kaizala_conn_id: str = KaizalaHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
@@ -119,6 +125,8 @@ class KaizalaMembershipSensor(KaizalaHookMixin, BaseSensorOperator):
         self.retention_days = retention_days
         self.sample_size = sample_size
         self.page_size = page_size
+        self.checkpoint_pages = checkpoint_pages
+        self.checkpoint_max_age = checkpoint_max_age
         self.kaizala_conn_id = kaizala_conn_id
         self.deferrable = deferrable
 
@@ -129,6 +137,11 @@ class KaizalaMembershipSensor(KaizalaHookMixin, BaseSensorOperator):
         validate_id(self.group_id, "group_id")
         validate_page_size(self.page_size)
         validate_bool(self.share_baseline, "share_baseline")
+        pages, age = self.checkpoint_pages, self.checkpoint_max_age
+        if isinstance(pages, bool) or not isinstance(pages, int) or pages < 1:
+            raise KaizalaValidationError(f"Invalid checkpoint_pages={pages!r}: expected an integer >= 1.")
+        if isinstance(age, bool) or not isinstance(age, int | float) or not age > 0:
+            raise KaizalaValidationError(f"Invalid checkpoint_max_age={age!r}: expected a number of seconds > 0.")
         self._retention()
         path = self.snapshot_path or default_snapshot_path(
             self.kaizala_conn_id, self.group_id, kind, self.dag_id, self.task_id
@@ -227,10 +240,25 @@ class KaizalaMembershipSensor(KaizalaHookMixin, BaseSensorOperator):
 
     # -- checks --------------------------------------------------------------------------------------
 
-    def _people(self, kind: str) -> Iterable[dict[str, Any]]:
+    def _snapshot(self, store: SnapshotStore, kind: str, total: int | None) -> MembershipSnapshot:
+        """The list as it is now; a subscriber walk checkpoints under the snapshot folder and resumes there."""
         if kind == "members":
-            return self.hook.list_members(self.group_id)
-        return self.hook.iter_subscribers(self.group_id, page_size=self.page_size)
+            return MembershipSnapshot.from_people(self.hook.list_members(self.group_id))
+
+        def walk(cursor: str | None) -> Iterable[tuple[list[dict[str, Any]], str | None]]:
+            return self.hook.iter_subscriber_pages(
+                self.group_id, page_size=self.page_size, cursor=cursor, with_cursor=True, total=total
+            )
+
+        build = ResumableBuild(
+            store,
+            self.group_id,
+            kind,
+            checkpoint_pages=self.checkpoint_pages,
+            max_age=float(self.checkpoint_max_age),
+            log=self.log,
+        )
+        return resumable_snapshot(walk, build)
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         """Promote acknowledged changes, then compare the current membership with the baseline."""
@@ -238,7 +266,8 @@ class KaizalaMembershipSensor(KaizalaHookMixin, BaseSensorOperator):
         store = SnapshotStore(path)
         self._settle(store, context)
         baseline = store.load()
-        current = MembershipSnapshot.from_people(self._people(kind)).with_meta(takenAt=time.time())
+        total = len(baseline) if baseline is not None else None
+        current = self._snapshot(store, kind, total).with_meta(takenAt=time.time())
         if baseline is None:
             self._first_baseline(store, current, kind)
             return False
@@ -302,6 +331,8 @@ class KaizalaMembershipSensor(KaizalaHookMixin, BaseSensorOperator):
                 min_changes=min_changes,
                 poll_interval=float(self.poke_interval),
                 page_size=int(self.page_size),
+                checkpoint_pages=int(self.checkpoint_pages),
+                checkpoint_max_age=float(self.checkpoint_max_age),
                 candidate_key=run.key if run else None,
             ),
             method_name="execute_complete",

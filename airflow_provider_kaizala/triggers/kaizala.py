@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kaizala.membership import SnapshotBuilder, SnapshotStore
+from airflow_provider_kaizala.membership import (
+    DEFAULT_CHECKPOINT_MAX_AGE,
+    DEFAULT_CHECKPOINT_PAGES,
+    MembershipSnapshot,
+    ResumableBuild,
+    SnapshotStore,
+    aresumable_snapshot,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_kaizala.hooks.async_kaizala import KaizalaAsyncHook
 
 
 class KaizalaMembershipTrigger(BaseTrigger):
@@ -29,6 +39,9 @@ class KaizalaMembershipTrigger(BaseTrigger):
     :param poll_interval: seconds between checks.
     :param page_size: subscribers per call.
     :param candidate_key: the run's name for its candidate file (so overlapping runs do not collide).
+    :param checkpoint_pages: pages between two checkpoints of a subscriber walk (under
+        ``<snapshot_path>.d/partial/``); a restarted triggerer resumes the walk from the last one.
+    :param checkpoint_max_age: seconds after which a checkpoint is discarded instead of resumed.
     """
 
     def __init__(
@@ -43,6 +56,8 @@ class KaizalaMembershipTrigger(BaseTrigger):
         poll_interval: float = 60.0,
         page_size: int = 50,
         candidate_key: str | None = None,
+        checkpoint_pages: int = DEFAULT_CHECKPOINT_PAGES,
+        checkpoint_max_age: float = DEFAULT_CHECKPOINT_MAX_AGE,
     ) -> None:
         super().__init__()
         self.kaizala_conn_id = kaizala_conn_id
@@ -54,6 +69,8 @@ class KaizalaMembershipTrigger(BaseTrigger):
         self.poll_interval = poll_interval
         self.page_size = page_size
         self.candidate_key = candidate_key
+        self.checkpoint_pages = checkpoint_pages
+        self.checkpoint_max_age = checkpoint_max_age
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """The class path and JSON kwargs."""
@@ -69,6 +86,8 @@ class KaizalaMembershipTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "page_size": self.page_size,
                 "candidate_key": self.candidate_key,
+                "checkpoint_pages": self.checkpoint_pages,
+                "checkpoint_max_age": self.checkpoint_max_age,
             },
         )
 
@@ -82,13 +101,7 @@ class KaizalaMembershipTrigger(BaseTrigger):
             while True:
                 try:
                     baseline = await asyncio.to_thread(store.load)
-                    builder = SnapshotBuilder()
-                    if self.kind == "members":
-                        builder.add(await hook.list_members(self.group_id))
-                    else:
-                        async for page in hook.iter_subscriber_pages(self.group_id, page_size=self.page_size):
-                            builder.add(page)
-                    current = await asyncio.to_thread(builder.build)
+                    current = await self._snapshot(hook, store, None if baseline is None else len(baseline))
                 except KaizalaException as err:
                     yield TriggerEvent({"status": "error", "message": str(err)})
                     return
@@ -104,3 +117,24 @@ class KaizalaMembershipTrigger(BaseTrigger):
                     return
                 self.log.info("%d relevant change(s) in %s of %s; waiting.", changes, self.kind, self.group_id)
                 await asyncio.sleep(self.poll_interval)
+
+    async def _snapshot(self, hook: KaizalaAsyncHook, store: SnapshotStore, total: int | None) -> MembershipSnapshot:
+        """The list as it is now; a subscriber walk checkpoints under the snapshot folder and resumes there."""
+        if self.kind == "members":
+            people = await hook.list_members(self.group_id)
+            return await asyncio.to_thread(MembershipSnapshot.from_people, people)
+
+        def walk(cursor: str | None) -> AsyncIterator[tuple[list[dict[str, Any]], str | None]]:
+            return hook.iter_subscriber_pages(
+                self.group_id, page_size=self.page_size, cursor=cursor, with_cursor=True, total=total
+            )
+
+        build = ResumableBuild(
+            store,
+            self.group_id,
+            self.kind,
+            checkpoint_pages=self.checkpoint_pages,
+            max_age=self.checkpoint_max_age,
+            log=self.log,
+        )
+        return await aresumable_snapshot(walk, build)

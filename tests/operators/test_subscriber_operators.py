@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from airflow.sdk import ObjectStoragePath
@@ -232,3 +238,151 @@ def test_summarise_outcomes_reports_failures_per_number():
         "unchanged": 1,
         "failed": {},
     }
+
+
+# ---------------------------------------------------------------------------- resumable walk to a file
+
+RESUMABLE_SUBSCRIBERS = 2000
+RESUMABLE_PAGES = math.ceil(RESUMABLE_SUBSCRIBERS / 50)
+
+
+def list_try(tenant: Tenant, group: str, path: str) -> subprocess.Popen[str]:
+    """One try of the list task in a process of its own (this module run as a script is the child)."""
+    args = {"conn_id": conn_id(tenant), "group_id": group, "output_path": path}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.operators.test_subscriber_operators", json.dumps(args)],
+        cwd=Path(__file__).resolve().parents[2],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _child(raw: str) -> None:
+    """Child side of :func:`list_try`: run the operator with checkpoints every 4 pages; log lines to stderr."""
+    import logging
+
+    from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
+    from airflow_provider_kaizala.hooks.token_store import MemoryRefreshTokenStore
+
+    args = json.loads(raw)
+    op = KaizalaListSubscribersOperator(
+        task_id="ls",
+        kaizala_conn_id=args["conn_id"],
+        group_id=args["group_id"],
+        output_path=args["output_path"],
+        checkpoint_pages=4,
+    )
+    op.__dict__["hook"] = KaizalaHook(args["conn_id"], refresh_token_store=MemoryRefreshTokenStore())
+    log = logging.getLogger("list_child")
+    log.addHandler(logging.StreamHandler(sys.stderr))
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    op._cached_logger = log  # type: ignore[assignment]
+    sys.stdout.write(json.dumps(op.execute({})) + "\n")
+
+
+def checkpoint_pages_of(path: str) -> int:
+    try:
+        return int(json.loads(Path(path + ".partial/checkpoint.json").read_text())["pages"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def subscriber_posts(tenant: Tenant, group: str, since: int) -> int:
+    path = f"/v1/groups/{group}/subscribers"
+    return sum(1 for c in tenant.emulator.admin.calls(since) if c["path"] == path and c["method"] == "POST")
+
+
+def last_seq(tenant: Tenant) -> int:
+    calls = tenant.emulator.admin.calls(tenant.start_seq)
+    return int(calls[-1]["seq"]) if calls else tenant.start_seq
+
+
+def test_a_killed_list_to_a_file_resumes_from_its_checkpoint_on_retry(tenant, tmp_path):
+    group = tenant.emulator.admin.create_group(
+        name="Resumable list",
+        groupType="ConnectGroup",
+        admins=[tenant.connector["phone"]],
+        subscriberCount=RESUMABLE_SUBSCRIBERS,
+    )
+    path = str(tmp_path / "out" / "subscribers.jsonl")
+    tenant.emulator.admin.faults(slow_rate=1.0, slow_seconds=0.05, fault_paths=r"/subscribers$")
+    start = last_seq(tenant)
+    first = list_try(tenant, group, path)
+    try:
+        deadline = time.monotonic() + 120
+        while checkpoint_pages_of(path) < RESUMABLE_PAGES // 2:
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the first try never got half way"
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first.kill()
+        first.communicate(timeout=60)
+    assert first.returncode == -signal.SIGKILL
+    killed = subscriber_posts(tenant, group, start)
+    saved = checkpoint_pages_of(path)
+    assert RESUMABLE_PAGES // 2 <= saved < RESUMABLE_PAGES
+    assert not Path(path).exists()  # the file is only written whole
+
+    tenant.emulator.admin.faults(slow_rate=0.0)
+    middle = last_seq(tenant)
+    retry = list_try(tenant, group, path)
+    out, err = retry.communicate(timeout=300)
+    assert retry.returncode == 0, err[-3000:]
+    result = json.loads(out.strip().splitlines()[-1])
+    retried = subscriber_posts(tenant, group, middle)
+    assert f"Resuming the walk of the subscribers of {group} from its checkpoint: {saved} pages" in err
+    assert RESUMABLE_PAGES - saved <= retried <= RESUMABLE_PAGES - saved + 1
+    assert killed + retried < 2 * RESUMABLE_PAGES
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    truth = sorted(s["mobileNumber"] for s in tenant.emulator.admin.subscribers(group))
+    assert sorted(row["mobileNumber"] for row in rows) == truth
+    assert (result["count"], result["pages"]) == (RESUMABLE_SUBSCRIBERS, RESUMABLE_PAGES)
+    assert not Path(path + ".partial").exists()
+
+
+def test_a_refused_saved_cursor_restarts_the_list_from_page_1(tenant, tmp_path, capsys):
+    path = tmp_path / "subscribers.jsonl"
+    folder = tmp_path / "subscribers.jsonl.partial"
+    folder.mkdir()
+    (folder / "part-000001.jsonl").write_text('{"mobileNumber":"+14155550000"}\n')
+    saved = {"groupId": tenant.public_group_id, "cursor": "ZXhwaXJlZDpjdXJzb3I", "parts": 1, "pages": 1}
+    (folder / "checkpoint.json").write_text(
+        json.dumps({**saved, "count": 1, "unprovisioned": 0, "savedAt": time.time()})
+    )
+    start = last_seq(tenant)
+    op = KaizalaListSubscribersOperator(
+        task_id="ls", kaizala_conn_id=conn_id(tenant), group_id=tenant.public_group_id, output_path=str(path)
+    )
+    result = run(op)
+    logged = capsys.readouterr().out
+    assert "no longer accepts the saved cursor" in logged
+    assert "restarting it from page 1; the 1 people written before are discarded" in logged
+    assert subscriber_posts(tenant, tenant.public_group_id, start) == 1 + math.ceil(tenant.subscriber_count / 50)
+    rows = [json.loads(line)["mobileNumber"] for line in path.read_text().splitlines()]
+    assert sorted(rows) == sorted(subscribers(tenant))
+    assert result["count"] == tenant.subscriber_count
+    assert not folder.exists()
+
+
+def test_an_old_list_checkpoint_is_discarded(tenant, tmp_path, capsys):
+    path = tmp_path / "subscribers.jsonl"
+    folder = tmp_path / "subscribers.jsonl.partial"
+    folder.mkdir()
+    (folder / "part-000001.jsonl").write_text('{"mobileNumber":"+14155550000"}\n')
+    saved = {"groupId": tenant.public_group_id, "cursor": "ZXhwaXJlZDpjdXJzb3I", "parts": 1, "pages": 1, "count": 1}
+    (folder / "checkpoint.json").write_text(json.dumps({**saved, "unprovisioned": 0, "savedAt": time.time() - 86400}))
+    op = KaizalaListSubscribersOperator(
+        task_id="ls", kaizala_conn_id=conn_id(tenant), group_id=tenant.public_group_id, output_path=str(path)
+    )
+    result = run(op)
+    assert "Discarding the checkpoint of an interrupted walk" in capsys.readouterr().out
+    assert result["count"] == tenant.subscriber_count
+    assert len(path.read_text().splitlines()) == tenant.subscriber_count
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1])
