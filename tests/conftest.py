@@ -38,6 +38,8 @@ QUIET_FAULTS: dict[str, Any] = {
     "token_expire_every": 0,
     "fault_paths": None,
     "access_token_lifetime": 86400.0,
+    "cursor_lifetime": 0.0,
+    "extensions": False,
 }
 _numbers = itertools.count(1)
 _leaks: list[str] = []
