@@ -6,7 +6,7 @@ message now and then (every 0.5-1.5 W, starting once the walks saturate the budg
 a Celery or Kubernetes worker and a notifier do. Every process uses the default connection settings with
 ``rate_limit_per_minute=L`` and ``rate_limit_window=W``; only the budget backend changes between columns:
 
-- ``old``: the per-process limiter of earlier releases (``SlidingWindowLimiter``, put in the budget's place
+- ``old``: the per-process limiter of earlier releases (a copy of its sliding window, put in the budget's place
   in each child) - the baseline;
 - ``local``: each process keeps its own budget, with the rules and the 429 feedback of the shared ones;
 - ``host``: the budget lives in fcntl-locked files shared by every process of the host;
@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -104,13 +105,25 @@ class OldLimiter:
     backend = "old"
 
     def __init__(self, token_root: str, application_id: str, limit: int, window: float) -> None:
-        from airflow_provider_kaizala.hooks.policy import shared_limiter
+        self.limit = limit
+        self.window = window * 1.01 + 0.02  # the old limiter's margin for clock differences
+        self.slots: deque[float] = deque()
 
-        self.limiter = shared_limiter(token_root, application_id, limit, window)
+    def reserve(self) -> float:
+        """Book a slot in this process's sliding window; the seconds to wait before using it."""
+        now = time.monotonic()
+        while self.slots and self.slots[0] <= now - self.window:
+            self.slots.popleft()
+        if len(self.slots) < self.limit:
+            self.slots.append(now)
+            return 0.0
+        slot = max(now, self.slots.popleft() + self.window)
+        self.slots.append(slot)
+        return slot - now
 
     def acquire(self, endpoint: str, pause: Any) -> Any:
         """Flow step: one pause if the process's window is full."""
-        delay = self.limiter.reserve()
+        delay = self.reserve()
         if delay > 0:
             yield pause(delay, "rate limit")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any, Literal, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from airflow_provider_kaizala.hooks.base import KaizalaBaseHook
 from airflow_provider_kaizala.hooks.config import KaizalaConnectionConfig
@@ -251,7 +251,7 @@ class KaizalaAsyncHook(KaizalaBaseHook):
             total=total,
             budget=session.budget,
             interval=self.progress_interval,
-            logger=cast(logging.Logger, self.log),
+            logger=self.log,
         )
         while True:
             body = await self.call("list_subscribers", json=subscriber_page_body(cursor, page_size), group_id=group_id)

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from airflow_provider_kaizala.exceptions import KaizalaException, KaizalaValidationError
 from airflow_provider_kaizala.hooks.actions import (
@@ -566,7 +566,7 @@ class KaizalaHook(KaizalaBaseHook):
             total=total,
             budget=self.kaizala_session.budget,
             interval=self.progress_interval,
-            logger=cast(logging.Logger, self.log),
+            logger=self.log,
         )
 
     def iter_subscribers(self, group_id: str, *, page_size: int = 50) -> Iterator[dict[str, Any]]:

@@ -9,7 +9,6 @@ and the async hook (``httpx``) only send what this module says and hand it what 
   (done, relocate, renew the token, wait and repeat, or fail with a typed error);
 * :class:`AccessToken` and :func:`parse_token_response` decide when a token must be renewed;
 * :func:`api_url`, :func:`relocation_base` and :func:`host_allowed` build and vet URLs;
-* :class:`SlidingWindowLimiter` keeps a process inside the connector's call budget.
 
 Retry safety is decided per endpoint, not per HTTP method: listing subscribers is a POST but a read,
 adding members is idempotent, sending a message is not. A call that is not repeatable is repeated only
@@ -25,9 +24,6 @@ import ipaddress
 import json
 import random
 import re
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -964,55 +960,6 @@ class CallPolicy:
             )
         self.visited.append(new_base)
         return Relocate(new_base)
-
-
-# -------------------------------------------------------------------------------------- throttling
-
-
-class SlidingWindowLimiter:
-    """Keeps calls within ``limit`` per ``window`` seconds (a sliding window, as the emulator decides).
-
-    :meth:`reserve` books the next slot and returns how long the caller must sleep before using it,
-    so a long pagination paces itself instead of running into HTTP 429. Thread-safe; the sync hook
-    sleeps with ``time.sleep`` and the async hook with ``asyncio.sleep``.
-    """
-
-    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        if limit < 1:
-            raise ValueError(f"rate limit must be at least 1 call per window, got {limit}")
-        self.limit = limit
-        # Server and client clocks see a call at slightly different instants: keep a small margin.
-        self.window = window * 1.01 + 0.02
-        self.clock = clock
-        self._slots: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def reserve(self) -> float:
-        """Book a call; return the seconds to wait before making it."""
-        with self._lock:
-            now = self.clock()
-            while self._slots and self._slots[0] <= now - self.window:
-                self._slots.popleft()
-            if len(self._slots) < self.limit:
-                self._slots.append(now)
-                return 0.0
-            slot = max(now, self._slots.popleft() + self.window)
-            self._slots.append(slot)
-            return slot - now
-
-
-_LIMITERS: dict[tuple[str, str, int, float], SlidingWindowLimiter] = {}
-_LIMITERS_LOCK = threading.Lock()
-
-
-def shared_limiter(token_root: str, application_id: str, limit: int, window: float) -> SlidingWindowLimiter:
-    """The process-wide limiter of one connector (every hook of the connector in this process shares it)."""
-    key = (token_root, application_id, limit, window)
-    with _LIMITERS_LOCK:
-        limiter = _LIMITERS.get(key)
-        if limiter is None:
-            limiter = _LIMITERS[key] = SlidingWindowLimiter(limit, window)
-        return limiter
 
 
 # ----------------------------------------------------------------------------------- normalisation

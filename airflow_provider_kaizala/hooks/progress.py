@@ -17,9 +17,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
+
+
+class InfoLogger(Protocol):
+    """Anything with ``info(msg, *args)``: a ``logging.Logger``, an adapter, or a task's structlog logger."""
+
+    def info(self, msg: Any, /, *args: Any) -> Any:
+        """Log ``msg % args`` at INFO."""
+
 
 #: Seconds between two progress lines.
 DEFAULT_INTERVAL = 30.0
@@ -55,7 +63,7 @@ class WalkProgress:
         total: int | None = None,
         budget: Any = None,
         interval: float = DEFAULT_INTERVAL,
-        logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+        logger: InfoLogger | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if interval <= 0:

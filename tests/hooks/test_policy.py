@@ -25,7 +25,6 @@ from airflow_provider_kaizala.hooks.policy import (
     PolicySettings,
     Relocate,
     RenewToken,
-    SlidingWindowLimiter,
     TransportError,
     Wait,
     api_url,
@@ -261,30 +260,6 @@ def test_relocation_hop_limit():
     assert isinstance(
         call.on_response(308, {"Location": "https://k9.kaiza.la/"}, None, "u").error, KaizalaRelocationError
     )
-
-
-def test_limiter_paces_a_sliding_window():
-    now = [0.0]
-    limiter = SlidingWindowLimiter(3, 10.0, clock=lambda: now[0])
-    assert [limiter.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
-    wait = limiter.reserve()
-    assert 10.0 <= wait <= 10.2
-    now[0] = 30.0
-    assert limiter.reserve() == 0.0
-    with pytest.raises(ValueError, match="at least 1"):
-        SlidingWindowLimiter(0)
-
-
-def test_limiter_never_exceeds_limit_in_any_window():
-    now = [0.0]
-    limiter = SlidingWindowLimiter(5, 1.0, clock=lambda: now[0])
-    starts = []
-    for _ in range(40):
-        delay = limiter.reserve()
-        starts.append(now[0] + delay)
-        now[0] += delay + 0.01
-    for index in range(len(starts) - 5):
-        assert starts[index + 5] - starts[index] >= 1.0
 
 
 def test_endpoint_lookup_for_raw_requests():

@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 from airflow_provider_kaizala import membership
 from airflow_provider_kaizala.exceptions import KaizalaValidationError
 from airflow_provider_kaizala.hooks.policy import (
-    SlidingWindowLimiter,
     api_url,
     host_allowed,
     is_loopback,
@@ -289,41 +288,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@deterministic(300)
-@given(
-    limit=st.integers(1, 12),
-    window=st.floats(0.05, 60.0),
-    gaps=st.lists(st.one_of(st.just(0.0), st.floats(0.0, 2.0)), min_size=1, max_size=80),
-    sequential=st.booleans(),
-)
-def test_limiter_never_lets_more_than_limit_calls_into_any_window(limit, window, gaps, sequential):
-    """Calls happen when reserve() says (now + delay). ``sequential`` callers wait before reserving again;
-    otherwise reservations pile up at the same instants, as from many threads."""
-    clock = FakeClock()
-    limiter = SlidingWindowLimiter(limit, window, clock=clock)
-    made: list[float] = []
-    for gap in gaps:
-        clock.now += gap * window
-        delay = limiter.reserve()
-        assert delay >= 0.0
-        made.append(clock.now + delay)
-        if sequential:
-            clock.now += delay
-    made.sort()
-    # The emulator's rule: a call is in the window (t - window, t] of a later call at t.
-    for i, t in enumerate(made):
-        in_window = sum(1 for s in made[: i + 1] if s > t - window)
-        assert in_window <= limit, f"{in_window} calls in the window ending at {t} (limit {limit})"
-
-
-@deterministic(100)
-@given(limit=st.integers(1, 50), window=st.floats(0.05, 60.0))
-def test_limiter_lets_the_first_limit_calls_through_at_once(limit, window):
-    limiter = SlidingWindowLimiter(limit, window, clock=FakeClock())
-    assert [limiter.reserve() for _ in range(limit)] == [0.0] * limit
-    assert limiter.reserve() > window  # the next one waits a whole window (plus the safety margin)
 
 
 # ------------------------------------------------------------------------------------------- diffs
