@@ -48,6 +48,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_kaizala.operators.actions",
                     "airflow_provider_kaizala.operators.reactions",
                     "airflow_provider_kaizala.operators.webhooks",
+                    "airflow_provider_kaizala.operators.api",
                 ],
             }
         ],

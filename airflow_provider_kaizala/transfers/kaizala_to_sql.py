@@ -630,8 +630,8 @@ class KaizalaToSqlOperator(KaizalaHookMixin, BaseOperator):
         or ``ObjectStoragePath`` URL (templated); its path and the counts are the ``extra`` of the event of
         every ``Asset`` in ``outlets``, so downstream DAGs scheduled on it react without a walk of their own.
     :param kaizala_conn_id: the ``kaizala`` connection (templated).
-    :return: ``{"table", "observedAt", "groups", "present", "joined", "left", "changed", "rowsPerSecond",
-        "changesPath"}``.
+    :return: ``{"table", "observedAt", "groups", "lists", "present", "joined", "left", "changed",
+        "rowsPerSecond", "changesPath"}``.
     """
 
     template_fields: Sequence[str] = (
@@ -797,8 +797,10 @@ class KaizalaToSqlOperator(KaizalaHookMixin, BaseOperator):
         self._publish(context, names, observed_at, totals, per_list, changes_path)
         elapsed = time.monotonic() - started
         self.log.info(
-            "Loaded %d groups/lists into %s at %s: %d present, %d joined, %d left, %d changed in %.1f s.",
+            "Loaded %d lists (members or subscribers) of %d groups into %s at %s: %d present, %d joined, %d left, "
+            "%d changed in %.1f s.",
             len(targets),
+            len({g for g, _ in targets}),
             names.label,
             observed_at,
             totals["present"],
@@ -811,6 +813,7 @@ class KaizalaToSqlOperator(KaizalaHookMixin, BaseOperator):
             "table": self.table,
             "observedAt": observed_at,
             "groups": len({g for g, _ in targets}),
+            "lists": len(targets),
             **totals,
             "rowsPerSecond": round(totals["present"] / elapsed, 1) if elapsed else None,
             "changesPath": changes_path,
