@@ -29,6 +29,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds each flag's default to its help, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every flag's help says what it does (argparse adds its default)."""
     d = FaultConfig()
@@ -39,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
             "alternate, for 308 relocation). The first line printed is JSON: {url, alt_url[, conn, demo]}. "
             "Every fault switch can also be changed at run time with POST /_emulator/faults."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     server = p.add_argument_group("server")
     server.add_argument("--host", default="127.0.0.1", help="address both endpoints listen on")
@@ -272,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     s1, s2 = bind_socket(args.host, args.port), bind_socket(args.host, args.alt_port)
     app.set_endpoints((args.host, s1.getsockname()[1]), (args.host, s2.getsockname()[1]))
     if args.state_file is not None:
+        if args.port == 0:
+            print(
+                "kaizala-emulator: --state-file keeps the credentials, but without --port the port changes at every "
+                "start, so a connection saved in Airflow will point at the old port; give --port too.",
+                file=sys.stderr,
+            )
         try:
             CredentialStore(args.state_file).attach(app.state, app.urls["primary"])
         except (StateFileError, OSError) as exc:
