@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -25,9 +26,13 @@ from airflow_provider_kaizala.hooks.core import (
     TransportFailure,
 )
 from airflow_provider_kaizala.hooks.policy import (
+    ACCEPT_ENCODING,
     ENDPOINTS,
+    BodyDecoder,
+    BodyTooLarge,
     TransportError,
     Undecodable,
+    clean_text,
     normalise_person,
     parse_json,
     subscriber_page,
@@ -67,6 +72,22 @@ async def _amask(value: str) -> None:
         await asyncio.to_thread(mask_secret, value)
     else:
         await amask_secret(value)
+
+
+class _Answered(Exception):
+    """Carries a 3xx answer out of ``httpx`` before it parses ``Location`` (see :func:`_hand_back_redirects`)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def _hand_back_redirects(response: httpx.Response) -> None:
+    """Response hook: hand a redirect back at once. ``httpx`` builds the next request of every 3xx with a
+    ``Location`` even when it does not follow redirects, and a hostile ``Location`` makes that raise errors of
+    its own (``InvalidURL``, ``IDNAError``); the hook's policy parses ``Location`` itself."""
+    if 300 <= response.status_code < 400 and "location" in response.headers:
+        raise _Answered(response)
 
 
 class KaizalaAsyncHook(KaizalaBaseHook):
@@ -118,7 +139,8 @@ class KaizalaAsyncHook(KaizalaBaseHook):
                 timeout=config.timeout,
                 verify=config.verify,
                 follow_redirects=False,
-                headers={"User-Agent": USER_AGENT},
+                headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
+                event_hooks={"response": [_hand_back_redirects]},
                 mounts=mounts or None,
             )
         return self._client
@@ -162,7 +184,12 @@ class KaizalaAsyncHook(KaizalaBaseHook):
             return stop.value
 
     async def _send(self, step: Send) -> Received | TransportFailure:
-        """Send one request; the answer is read up to ``max_response_bytes`` and within ``request_deadline``."""
+        """Send one request; the answer is read up to ``max_response_bytes`` and within ``request_deadline``.
+
+        The raw bytes are decoded by the policy's :class:`~airflow_provider_kaizala.hooks.policy.BodyDecoder`
+        (httpx would inflate each chunk without a bound), and a 3xx answer is handed back before httpx parses
+        its ``Location`` (the policy's own parser decides about relocations).
+        """
         import httpx
 
         client = await self._get_client()
@@ -173,29 +200,31 @@ class KaizalaAsyncHook(KaizalaBaseHook):
                 request = client.build_request(
                     step.method, step.url, headers=step.headers, json=step.json, params=step.params, files=step.files
                 )
-                response = await client.send(request, stream=True)
                 try:
-                    chunks: list[bytes] = []
-                    size = 0
+                    response = await client.send(request, stream=True)
+                except _Answered as answered:  # a redirect: its body is not needed (httpx has closed it)
+                    return Received(answered.response.status_code, answered.response.headers, None)
+                try:
+                    body: Any = None
                     length = response.headers.get("Content-Length")
-                    too_large = length is not None and length.strip().isdigit() and int(length) > cap
-                    if not too_large:
-                        async for chunk in response.aiter_bytes():
-                            size += len(chunk)
-                            if size > cap:
-                                too_large = True
-                                break
-                            chunks.append(chunk)
+                    if length is not None and length.strip().isdigit() and int(length) > cap:
+                        raise BodyTooLarge
+                    decoder = BodyDecoder(response.headers.get("Content-Encoding"), cap)
+                    async for chunk in response.aiter_raw():
+                        decoder.feed(chunk)
+                    content = decoder.finish()
+                except BodyTooLarge:
+                    body = Undecodable(f"larger than max_response_bytes ({cap} bytes)")
+                except (ValueError, zlib.error) as err:
+                    body = Undecodable(clean_text(str(err) or "a corrupt encoded body", 120))
                 finally:
                     await response.aclose()
         except TimeoutError:
             return TransportFailure(TransportError.DEADLINE, f"request_deadline of {config.request_deadline:g} s")
         except httpx.HTTPError as err:
             return TransportFailure(classify_httpx_error(err), type(err).__name__)
-        if too_large:
-            body: Any = Undecodable(f"larger than max_response_bytes ({cap} bytes)")
-        else:
-            body = parse_json(b"".join(chunks), response.headers.get("Content-Type"))
+        if body is None:
+            body = parse_json(content, response.headers.get("Content-Type"))
         return Received(response.status_code, response.headers, body)
 
     async def call(self, endpoint: str, *, json: Any = None, params: dict[str, Any] | None = None, **ids: str) -> Any:
@@ -256,7 +285,7 @@ class KaizalaAsyncHook(KaizalaBaseHook):
         while True:
             body = await self.call("list_subscribers", json=subscriber_page_body(cursor, page_size), group_id=group_id)
             items, cursor = subscriber_page(body)
-            guard.next_page(cursor, len(items))
+            guard.next_page(cursor, len(items), asked=page_size)
             progress.page(len(items))
             if cursor is None:
                 progress.done()

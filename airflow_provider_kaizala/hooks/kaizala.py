@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -41,13 +42,17 @@ from airflow_provider_kaizala.hooks.core import (
     TransportFailure,
 )
 from airflow_provider_kaizala.hooks.policy import (
+    ACCEPT_ENCODING,
     ENDPOINTS,
     AccessToken,
+    BodyDecoder,
+    BodyTooLarge,
     Endpoint,
     PageGuard,
     TransportError,
     Undecodable,
     as_bool,
+    clean_text,
     normalise_person,
     parse_json,
     per_number_results,
@@ -102,30 +107,33 @@ class _DeadlineExceeded(Exception):
 def read_capped_body(response: requests.Response, deadline: float, cap: int, read_timeout: float) -> bytes | None:
     """Read a streamed ``requests`` answer: at most ``cap`` decoded bytes, finished by ``deadline`` (monotonic).
 
-    Returns the body, or None when it is larger than ``cap`` (the rest is not read). Each socket read
-    waits at most ``min(read_timeout, time left)``, so a server that drips its answer a byte at a time
-    is cut off at the deadline (raises :class:`_DeadlineExceeded`).
+    Returns the body, or None when it is larger than ``cap`` (the rest is not read). The raw bytes are
+    decoded by the policy's :class:`~airflow_provider_kaizala.hooks.policy.BodyDecoder`, so a compressed
+    answer is bounded by its decoded size. Each socket read waits at most ``min(read_timeout, time left)``,
+    so a server that drips its answer a byte at a time is cut off at the deadline (raises
+    :class:`_DeadlineExceeded`). An encoding the decoder refuses, or a corrupt one, raises ``ValueError``.
     """
     length = response.headers.get("Content-Length")
     if length is not None and length.strip().isdigit() and int(length) > cap:
         return None
+    decoder = BodyDecoder(response.headers.get("Content-Encoding"), cap)
     raw = response.raw
     sock = getattr(getattr(raw, "connection", None), "sock", None)
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise _DeadlineExceeded
-        if sock is not None:
-            sock.settimeout(min(read_timeout, left))
-        chunk = raw.read1(65536, decode_content=True)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > cap:
-            return None
-        chunks.append(chunk)
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _DeadlineExceeded
+            if sock is not None:
+                sock.settimeout(min(read_timeout, left))
+            chunk = raw.read1(65536, decode_content=False)
+            if not chunk:
+                return decoder.finish()
+            decoder.feed(chunk)
+    except BodyTooLarge:
+        return None
+    except zlib.error as err:
+        raise ValueError(f"a corrupt {response.headers.get('Content-Encoding')} body") from err
 
 
 def classify_requests_error(error: Exception) -> TransportError:
@@ -167,8 +175,9 @@ def check_action_body(action_body: Any) -> None:
             if isinstance(action_body, str)
             else ""
         )
+        shown = repr(action_body) if len(repr(action_body)) <= 80 else repr(action_body)[:77] + "..."
         raise KaizalaValidationError(
-            f"Invalid action_body (a {type(action_body).__name__}): expected a mapping (a dict).{hint}"
+            f"Invalid action_body={shown} (a {type(action_body).__name__}): expected a mapping (a dict).{hint}"
         )
 
 
@@ -222,6 +231,7 @@ class KaizalaHook(KaizalaBaseHook):
 
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
+        session.headers["Accept-Encoding"] = ACCEPT_ENCODING  # only what the policy's BodyDecoder decodes
         verify: bool | str = self.config.verify
         if verify is True:
             verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
@@ -325,6 +335,9 @@ class KaizalaHook(KaizalaBaseHook):
             complete = content is not None
         except _DeadlineExceeded:
             return TransportFailure(TransportError.DEADLINE, f"request_deadline of {config.request_deadline:g} s")
+        except ValueError as err:  # an encoding the decoder refuses, or a corrupt one
+            complete = False
+            return Received(response.status_code, response.headers, Undecodable(clean_text(str(err), 120)))
         except (OSError, urllib3.exceptions.HTTPError, requests.exceptions.RequestException) as err:
             if time.monotonic() >= deadline:
                 return TransportFailure(TransportError.DEADLINE, f"request_deadline of {config.request_deadline:g} s")
@@ -551,7 +564,7 @@ class KaizalaHook(KaizalaBaseHook):
         while True:
             body = self.call("list_subscribers", json=subscriber_page_body(cursor, page_size), group_id=group_id)
             items, cursor = subscriber_page(body)
-            guard.next_page(cursor, len(items))
+            guard.next_page(cursor, len(items), asked=page_size)
             progress.page(len(items))
             if cursor is None:
                 progress.done()

@@ -24,6 +24,7 @@ import ipaddress
 import json
 import random
 import re
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -557,6 +558,56 @@ def _too_deep(value: Any, limit: int) -> bool:
     return False
 
 
+#: The only content codings the hooks ask for (``Accept-Encoding``) and decode.
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+class BodyTooLarge(Exception):
+    """The decoded answer passed ``max_response_bytes``."""
+
+
+class BodyDecoder:
+    """Decodes an answer's ``Content-Encoding`` as its raw bytes arrive, never holding more than ``cap`` decoded
+    bytes: a compressed bomb is stopped at the cap, whatever its ratio or its number of layers.
+
+    One coding at most, ``gzip`` or ``deflate`` (what :data:`ACCEPT_ENCODING` asks for); anything else
+    (stacked codings, ``br``, unknown names) is refused with :class:`ValueError`, so the answer is reported as
+    undecodable instead of being decoded without a bound by the HTTP library.
+    """
+
+    def __init__(self, content_encoding: str | None, cap: int) -> None:
+        codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+            raise ValueError(f"unsupported Content-Encoding {clean_text(content_encoding, 60)!r}")
+        # wbits 47 reads a gzip or a zlib header (HTTP "deflate" is zlib-wrapped).
+        self._inflater = zlib.decompressobj(47) if codings else None
+        self.cap = cap
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def _keep(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._size > self.cap:
+            raise BodyTooLarge
+        self._parts.append(data)
+
+    def feed(self, data: bytes) -> None:
+        """Decode the next raw bytes; raises :class:`BodyTooLarge` past the cap, ``zlib.error`` when corrupt."""
+        if self._inflater is None:
+            self._keep(data)
+            return
+        while data:
+            self._keep(self._inflater.decompress(data, self.cap - self._size + 1))
+            data = self._inflater.unconsumed_tail
+
+    def finish(self) -> bytes:
+        """The decoded body."""
+        if self._inflater is not None:
+            self._keep(self._inflater.flush())  # input all consumed: only what zlib still buffers (< 64 KiB)
+        return b"".join(self._parts)
+
+
 def parse_json(content: bytes, content_type: str | None = None) -> Any:
     """Decode a response body: None when empty, :class:`Undecodable` when not usable JSON."""
     if not content:
@@ -647,7 +698,8 @@ def _people(body: Mapping[str, Any], key: str) -> None:
     _objects(body, key)
     for index, person in enumerate(body[key]):
         where = f"{key}[{index}]."
-        for field_name in ("id", "mobileNumber", "role"):
+        _text(person, "mobileNumber", required=True, where=where)  # what a member or subscriber is keyed by
+        for field_name in ("id", "role"):
             _text(person, field_name, where=where)
         _boolean(person, "isProvisioned", where)
 
@@ -786,8 +838,18 @@ class PageGuard:
             path=self.path,
         )
 
-    def next_page(self, cursor: Any, new_items: int) -> None:
-        """Record a page that brought ``new_items`` and names ``cursor`` as the next one (None: last page)."""
+    def next_page(self, cursor: Any, new_items: int, *, asked: int | None = None) -> None:
+        """Record a page that brought ``new_items`` and names ``cursor`` as the next one (None: last page).
+
+        With ``asked`` (the page size requested), a page holding more items than that is refused: it would let
+        a server grow a walk's memory far beyond ``max_pages`` times the page size.
+        """
+        if asked is not None and new_items > asked:
+            raise KaizalaResponseError(
+                f"Kaizala answered '{self.endpoint.name}' with {new_items} items for a page of {asked}.",
+                method=self.endpoint.method,
+                path=self.path,
+            )
         self.pages += 1
         if cursor is None:
             return
