@@ -81,7 +81,6 @@ with DAG(
         sql_conn_id="kaizala_warehouse",
         group_id=GROUP_ID,
         kind="subscribers",
-        observed_at="{{ ts }}",
     )
 
     find_group >> wait >> load

@@ -95,10 +95,17 @@ def validate_phone_numbers(values: Any, field: str = "phone_numbers", max_items:
         _refuse_placeholders(field, values, expected=f"; {_PHONE_RULE}")
         try:
             return [validate_phone_number(values, field)]
-        except KaizalaValidationError:
-            raise _fail(field, values, f"expected one E.164 phone number or a list of them{_SCALAR_HINT}") from None
+        except KaizalaValidationError as err:
+            if "," in values or ";" in values:
+                why = "it looks like several numbers joined into one string (pass a list)"
+            else:
+                why = str(err).split(": ", 1)[-1].rstrip(".")
+            raise _fail(
+                field, values, f"expected one E.164 phone number or a list of them ({why}){_SCALAR_HINT}"
+            ) from None
     if not isinstance(values, Iterable) or isinstance(values, Mapping):
-        raise _fail(field, values, f"expected one E.164 phone number or a list of them{_SCALAR_HINT}")
+        why = f"not a string but {type(values).__name__}: write the number as '+' and its digits"
+        raise _fail(field, values, f"expected one E.164 phone number or a list of them ({why}){_SCALAR_HINT}")
     result: dict[str, None] = {}
     for index, value in enumerate(values):
         result[validate_phone_number(value, f"{field}[{index}]")] = None

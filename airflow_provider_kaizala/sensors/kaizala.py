@@ -217,10 +217,18 @@ class KaizalaMembershipSensor(KaizalaHookMixin, BaseSensorOperator):
                 f"Invalid snapshot_path={str(store.path)!r}: it is the baseline of task {owner.get('taskId')!r} "
                 f"in DAG {owner.get('dagId')!r}. Two sensors on one baseline acknowledge away each other's "
                 "changes: leave snapshot_path unset (the default is one per DAG and task), or pass "
-                "share_baseline=True to every sensor that shares it."
+                "share_baseline=True to every sensor that shares it. After renaming the DAG or the task, delete "
+                "that file to start a new baseline (changes made in between are then not reported)."
             )
         entries = store.pending()
-        promoted = store.settle(self._acknowledged(context, entries))
+        acknowledged = self._acknowledged(context, entries)
+        if len(entries) > len(acknowledged):
+            self.log.info(
+                "%d earlier change(s) not acknowledged (a task downstream of the sensor did not succeed, or its run "
+                "is still going): this check delivers them again.",
+                len(entries) - len(acknowledged),
+            )
+        promoted = store.settle(acknowledged)
         if promoted is not None:
             self.log.info(
                 "Run %s acknowledged its change (its consumers succeeded); baseline now %d people.",

@@ -168,6 +168,8 @@ class TableNames:
         schema, name = (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
         if len(name) > MAX_TABLE_LENGTH:
             raise _refuse_table(table, f"the table name has {len(name)} characters")
+        if name.lower().startswith(("sqlite_", "pg_")):
+            raise _refuse_table(table, f"{name!r} starts with a prefix the database reserves for its own tables")
         if schema is not None and len(schema) > MAX_SCHEMA_LENGTH:
             raise _refuse_table(table, f"the schema name has {len(schema)} characters (at most {MAX_SCHEMA_LENGTH})")
         return cls(dialect, schema, name)
@@ -710,7 +712,10 @@ class KaizalaToSqlOperator(KaizalaHookMixin, BaseOperator):
                     f"Invalid observed_at={self.observed_at!r}: expected an ISO-8601 date and time."
                 )
         else:
-            moment = context.get("logical_date") or context.get("data_interval_end") or pendulum.now("UTC")
+            # A run triggered without a logical date (Airflow 3's default) has its run_after, which stays the same
+            # across retries, so a resumed walk keeps its observation time.
+            run_after = getattr(context.get("dag_run"), "run_after", None)
+            moment = context.get("logical_date") or context.get("data_interval_end") or run_after or pendulum.now("UTC")
         return str(pendulum.instance(moment).in_timezone("UTC").isoformat())
 
     def _check(self) -> tuple[TableNames, list[tuple[str, str]] | None]:
