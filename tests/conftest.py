@@ -1,15 +1,27 @@
-"""Shared fixtures: one emulator per test session on free loopback ports, and a fresh tenant per test."""
+"""Shared fixtures: one emulator per test session on free loopback ports, a fresh tenant per test, a loopback
+webhook receiver, and a migrated Airflow home for ``airflow dags test`` runs of the example DAGs.
+
+Test modules import these helpers from conftest modules and never from each other.
+"""
 
 from __future__ import annotations
 
+import http.server
 import itertools
 import json
 import logging
 import os
+import signal
+import socket
+import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -122,6 +134,56 @@ class Tenant:
         return self.emulator.admin.calls(self.start_seq)
 
 
+def free_port() -> int:
+    """A free loopback TCP port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def start_module(module: str, args: dict[str, Any]) -> subprocess.Popen[str]:
+    """``python -m <module> <args as JSON>`` from the checkout, in this environment, its output piped as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module, json.dumps(args)],
+        cwd=REPO,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def kill_mid_walk(process: subprocess.Popen[str], progress: Callable[[], int], until: int, what: str) -> None:
+    """Wait until ``progress()`` reaches ``until`` (the process still running), then kill the process with
+    SIGKILL; ``what`` names the process in the failure message. At most 120 s."""
+    try:
+        deadline = time.monotonic() + 120
+        while progress() < until:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, f"{what} never got half way"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+
+
+def subscriber_calls(tenant: Tenant, group_id: str, since: int) -> int:
+    """How many subscriber pages of ``group_id`` were fetched after call-log sequence number ``since``."""
+    path = f"/v1/groups/{group_id}/subscribers"
+    return sum(1 for c in tenant.emulator.admin.calls(since) if c["path"] == path and c["method"] == "POST")
+
+
+def last_seq(tenant: Tenant) -> int:
+    """The sequence number of the tenant's latest call in the emulator's call log."""
+    calls = tenant.emulator.admin.calls(tenant.start_seq)
+    return int(calls[-1]["seq"]) if calls else tenant.start_seq
+
+
 def _phone(n: int) -> str:
     return f"+9198{n:08d}"
 
@@ -147,3 +209,93 @@ def tenant(emulator: KaizalaEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield Tenant(emulator, connector, group_id, public_group_id, 237, monkeypatch, start_seq)
     emulator.admin.faults(**QUIET_FAULTS)
     TOKEN_CACHE.clear()
+
+
+class Receiver:
+    """A tiny webhook receiver: echoes ``validationToken`` on GET, records every POST (headers and JSON)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[dict[str, str], dict]] = []
+        self.validations = 0
+        self.echo = True
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                receiver.validations += 1
+                token = parse_qs(urlsplit(self.path).query).get("validationToken", [""])[0]
+                body = (token if receiver.echo else "nope").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.events.append(({k.lower(): v for k, v in self.headers.items()}, json.loads(data)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/kaizala/events"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
+
+    def wait(self, count: int, timeout: float = 10.0) -> list[tuple[dict[str, str], dict]]:
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return list(self.events)
+
+
+EXAMPLES = REPO / "example_dags"
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver() -> Iterator[Receiver]:
+    """A loopback receiver for the webhook example (the emulator validates and delivers to it)."""
+    receiver = Receiver()
+    receiver.thread.start()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def airflow_env(
+    tmp_path_factory: pytest.TempPathFactory, emulator: KaizalaEmulator, webhook_receiver: Receiver
+) -> dict[str, str]:
+    """An embedded SQLite Airflow home, migrated once, with a connection to a demo tenant."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    demo = emulator.admin.seed_demo(subscribers=300)
+    # Subscribers keep joining and leaving, so the change-driven examples have something to see.
+    emulator.admin.churn(demo["publicGroupId"], "subscribers", add=2, remove=1, every_seconds=1.0, seed=7)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW_CONN_KAIZALA_DEFAULT": json.dumps(demo["conn"]),
+        "AIRFLOW_VAR_KAIZALA_MANAGERS_GROUP": demo["groups"]["Managers"],
+        "AIRFLOW_VAR_KAIZALA_WEBHOOK_URL": webhook_receiver.url,
+        "AIRFLOW_VAR_KAIZALA_WEBHOOK_TOKEN": f"{SECRET_MARKER}-callback-token",
+        "AIRFLOW_CONN_KAIZALA_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(home / "warehouse.db")}),
+    }
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    subprocess.run([airflow_cli(), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    return env
+
+
+def airflow_cli() -> str:
+    """The ``airflow`` command of this interpreter's environment."""
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def dags_test(env: dict[str, str], dag_id: str) -> subprocess.CompletedProcess[str]:
+    """``airflow dags test <dag_id>`` in ``env``, its output captured as text (at most 600 s)."""
+    return subprocess.run([airflow_cli(), "dags", "test", dag_id], env=env, capture_output=True, text=True, timeout=600)

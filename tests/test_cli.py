@@ -6,12 +6,12 @@ import importlib.metadata
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+from tests.conftest import airflow_cli
+
+AIRFLOW = airflow_cli()
 
 pytestmark = [
     pytest.mark.system,

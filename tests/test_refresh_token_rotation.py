@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_kaizala.emulator.server import KaizalaEmulator
+from tests.conftest import airflow_cli
 
 REPO = Path(__file__).resolve().parent.parent
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+AIRFLOW = airflow_cli()
 DAY = 86400.0
 
 

@@ -1,10 +1,16 @@
-"""Fixtures for the emulator contract tests: one in-process emulator per session, reset before each test."""
+"""Fixtures for the emulator contract tests: one in-process emulator per session, reset before each test, and a
+loopback webhook receiver (test modules import these helpers from here and never from each other)."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -13,6 +19,7 @@ from airflow_provider_kaizala.emulator.server import KaizalaEmulator
 
 ADMIN = "+919810000001"
 OTHER = "+919810000002"
+THIRD = "+919810000003"
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +88,77 @@ def assert_error(resp: requests.Response, status: int, code: str) -> dict[str, A
     assert body["errorCode"] == code, body
     assert body["message"]
     return body  # type: ignore[no-any-return]
+
+
+class Receiver:
+    """A tiny webhook receiver: echoes validation tokens (or misbehaves on demand) and records callbacks."""
+
+    def __init__(self) -> None:
+        self.validation = "echo"  # echo | wrong | slow | error
+        self.statuses: list[int] = []  # statuses for the next POSTs (then 200)
+        self.fail_all = False
+        self.validations: list[str] = []
+        self.posts: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, status: int, body: bytes = b"", ctype: str = "text/plain") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                token = parse_qs(urlsplit(self.path).query).get("validationToken", [""])[0]
+                receiver.validations.append(token)
+                mode = receiver.validation
+                if mode == "slow":
+                    time.sleep(1.0)
+                if mode == "error":
+                    self._answer(500, b"boom")
+                elif mode == "wrong":
+                    self._answer(200, b"not-the-token")
+                else:
+                    self._answer(200, token.encode())
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length))
+                with receiver.lock:
+                    receiver.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                    status = 500 if receiver.fail_all else (receiver.statuses.pop(0) if receiver.statuses else 200)
+                self._answer(status, b"{}", "application/json")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
+        self.thread.start()
+
+    def bodies(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return [b for _, b in self.posts if event_type is None or b["eventType"] == event_type]
+
+    def wait(self, count: int, event_type: str | None = None, timeout: float = 5.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.bodies(event_type)
+            if len(got) >= count:
+                return got
+            time.sleep(0.01)
+        return self.bodies(event_type)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()

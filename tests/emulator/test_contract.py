@@ -14,10 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.emulator.conftest import ADMIN, OTHER, assert_error, get_token, make_client
-from tests.emulator.test_webhooks import Receiver
-
-THIRD = "+919810000003"
+from tests.emulator.conftest import ADMIN, OTHER, THIRD, assert_error, get_token, make_client
 
 #: Swagger ``Response - Refresh Token`` example: the documented grant.
 SWAGGER_GRANTED_SCOPE = (
@@ -41,13 +38,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (2).to_bytes(4, "big") + (3
 def ok(resp: requests.Response) -> dict[str, Any]:
     assert resp.status_code == 200, (resp.status_code, resp.text)
     return resp.json()  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def receiver() -> Any:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def upload(client: Any, name: str = "a.png") -> tuple[str, str]:

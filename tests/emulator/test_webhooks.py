@@ -2,93 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client
-
-THIRD = "+919810000003"
-
-
-class Receiver:
-    """A tiny webhook receiver: echoes validation tokens (or misbehaves on demand) and records callbacks."""
-
-    def __init__(self) -> None:
-        self.validation = "echo"  # echo | wrong | slow | error
-        self.statuses: list[int] = []  # statuses for the next POSTs (then 200)
-        self.fail_all = False
-        self.validations: list[str] = []
-        self.posts: list[tuple[dict[str, str], dict[str, Any]]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _answer(self, status: int, body: bytes = b"", ctype: str = "text/plain") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                token = parse_qs(urlsplit(self.path).query).get("validationToken", [""])[0]
-                receiver.validations.append(token)
-                mode = receiver.validation
-                if mode == "slow":
-                    time.sleep(1.0)
-                if mode == "error":
-                    self._answer(500, b"boom")
-                elif mode == "wrong":
-                    self._answer(200, b"not-the-token")
-                else:
-                    self._answer(200, token.encode())
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length))
-                with receiver.lock:
-                    receiver.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                    status = 500 if receiver.fail_all else (receiver.statuses.pop(0) if receiver.statuses else 200)
-                self._answer(status, b"{}", "application/json")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
-        self.thread.start()
-
-    def bodies(self, event_type: str | None = None) -> list[dict[str, Any]]:
-        with self.lock:
-            return [b for _, b in self.posts if event_type is None or b["eventType"] == event_type]
-
-    def wait(self, count: int, event_type: str | None = None, timeout: float = 5.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = self.bodies(event_type)
-            if len(got) >= count:
-                return got
-            time.sleep(0.01)
-        return self.bodies(event_type)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
+from tests.emulator.conftest import ADMIN, OTHER, THIRD, Receiver, assert_error, make_client
 
 
 @pytest.fixture

@@ -1,20 +1,26 @@
-"""Fixtures of the call-budget tests: child processes that use a hook, and a real Redis server."""
+"""What the hook tests share: child processes that use a hook (and the call-log checks of the budget tests), a
+real Redis server, an async hook on a tenant, and a faked actions API with whole-second ``sentAt``.
+
+Test modules import these helpers from here and never from each other.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from airflow_provider_kaizala.hooks.async_kaizala import KaizalaAsyncHook
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -132,13 +138,6 @@ async def async_walk(args: dict[str, Any]) -> dict[str, Any]:
     return {"backend": session.budget.backend, "people": people}
 
 
-def free_port() -> int:
-    """A free loopback TCP port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A real ``redis-server`` (Debian's package) on a free loopback port in a temp dir, stopped afterwards."""
@@ -147,6 +146,8 @@ def redis_url() -> Iterator[str]:
         pytest.skip("redis-server is not installed (Debian: apt-get install redis-server); Redis budget not tested")
     pytest.importorskip("redis", reason="the redis package is not installed (pip install '.[redis]')")
     import redis
+
+    from tests.conftest import free_port
 
     workdir = tempfile.mkdtemp(prefix="kaizala-redis-")
     port = free_port()
@@ -177,3 +178,86 @@ def redis_url() -> Iterator[str]:
             proc.kill()
             proc.wait()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_tokens() -> Iterator[None]:
+    """An empty process-wide token cache before and after the test."""
+    from airflow_provider_kaizala.hooks.config import TOKEN_CACHE
+
+    TOKEN_CACHE.clear()
+    yield
+    TOKEN_CACHE.clear()
+
+
+def resource_calls(tenant: Any, application_id: str | None = None) -> list[dict[str, Any]]:
+    app = application_id or tenant.application_id
+    return [c for c in tenant.calls() if c.get("applicationId") == app and "accessToken" not in c["path"]]
+
+
+def max_in_window(stamps_ms: list[int], window_ms: float) -> int:
+    stamps_ms = sorted(stamps_ms)
+    best, lo = 0, 0
+    for hi, t in enumerate(stamps_ms):
+        while stamps_ms[lo] <= t - window_ms:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def walkers(
+    tenant: Any, conn_json: str, settings: dict[str, Any], count: int, page_size: int, extra: list[Any] | None = None
+) -> list[dict[str, Any]]:
+    env = child_env({"kaizala_budget": conn_json}, settings)
+    start_at = time.time() + 6  # every child is up (Airflow imported, token fetched) before anyone walks
+    jobs: list[dict[str, Any]] = [
+        {"job": "walk", "conn_id": "kaizala_budget", "group": tenant.public_group_id, "start_at": start_at}
+        for _ in range(count)
+    ]
+    for job in jobs:
+        job["page_size"] = page_size
+    jobs += [{**job, "conn_id": "kaizala_budget", "start_at": start_at} for job in extra or []]
+    return finish([start_child(job, env) for job in jobs])
+
+
+def async_hook(tenant: Any, **extra: Any) -> KaizalaAsyncHook:
+    """An async hook on a new connection to ``tenant`` (``extra`` overrides connection extras)."""
+    from airflow_provider_kaizala.hooks.async_kaizala import KaizalaAsyncHook
+
+    sync = tenant.hook(**extra)  # registers the connection
+    return KaizalaAsyncHook(sync.kaizala_conn_id, refresh_token_store=tenant.store, retry_backoff=0.01)
+
+
+SECOND = 1_795_000_000_000  # a whole second, in epoch ms
+
+
+@pytest.fixture
+def unused_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection for the hook's settings (max_pages); the faked ``call`` never uses it to send anything."""
+    conn = {"conn_type": "kaizala", "login": "app", "password": "secret", "extra": {"refresh_token": "rt"}}
+    monkeypatch.setenv("AIRFLOW_CONN_UNUSED", json.dumps(conn))
+
+
+def fake_api(actions: list[dict[str, Any]]):
+    """A fake ``KaizalaHook.call`` for the actions endpoint and the list of params it was called with.
+
+    fromDate inclusive (ms), ascending, count-limited, hasMore; sentAt rendered with whole seconds."""
+    import pendulum
+
+    calls: list[dict[str, Any]] = []
+
+    def call(endpoint: str, *, params: dict[str, Any], group_id: str, **_: Any) -> dict[str, Any]:
+        calls.append(dict(params))
+        start = params.get("fromDate", 0)
+        matching = [a for a in actions if a["ms"] >= start]
+        page = matching[: params["count"]]
+        items = [
+            {
+                "referenceId": a["id"],
+                "sentAt": pendulum.from_timestamp(a["ms"] // 1000).format("YYYY-MM-DDTHH:mm:ss[Z]"),
+            }
+            for a in page
+        ]
+        return {"actions": items, "hasMore": len(matching) > params["count"]}
+
+    return call, calls

@@ -10,8 +10,8 @@ that points a forged URL at it proves the access token never left.
 from __future__ import annotations
 
 import http.server
+import itertools
 import json
-import socket
 import socketserver
 import ssl
 import threading
@@ -19,7 +19,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
+from airflow_provider_kaizala.hooks.token_store import MemoryRefreshTokenStore
+
+if TYPE_CHECKING:
+    import pytest
 
 #: The access token the fake token service issues (a trap that receives it shows a leak).
 ACCESS_TOKEN = "hostile-test-access-token"
@@ -191,8 +197,11 @@ def trap() -> Iterator[_TrapServer]:
         thread.join(5)
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on (for a proxy that must not be reached)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+_ids = itertools.count(1)
+
+
+def fake_hook(fake: FakeKaizala, monkeypatch: pytest.MonkeyPatch, prefix: str, **extra: object) -> KaizalaHook:
+    """A sync hook on a new connection ``<prefix>_<n>`` to ``fake`` (``extra`` overrides connection extras)."""
+    conn_id = f"{prefix}_{next(_ids)}"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", fake.connection(**extra))
+    return KaizalaHook(conn_id, refresh_token_store=MemoryRefreshTokenStore(), retry_backoff=0.01)

@@ -9,11 +9,7 @@ import pytest
 
 from airflow_provider_kaizala.exceptions import KaizalaAuthError, KaizalaOutcomeUnknownError, KaizalaValidationError
 from airflow_provider_kaizala.hooks.async_kaizala import KaizalaAsyncHook
-
-
-def async_hook(tenant, **extra) -> KaizalaAsyncHook:
-    sync = tenant.hook(**extra)  # registers the connection
-    return KaizalaAsyncHook(sync.kaizala_conn_id, refresh_token_store=tenant.store, retry_backoff=0.01)
+from tests.hooks.conftest import async_hook
 
 
 async def collect(hook: KaizalaAsyncHook, group_id: str, page_size: int = 50) -> list[str]:

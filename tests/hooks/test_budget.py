@@ -7,7 +7,6 @@ import json
 import logging
 import time
 import uuid
-from typing import Any
 
 import pytest
 
@@ -25,7 +24,7 @@ from airflow_provider_kaizala.hooks.budget import (
     settle,
 )
 from airflow_provider_kaizala.hooks.progress import WalkProgress, format_duration
-from tests.hooks.conftest import child_env, finish, start_child
+from tests.hooks.conftest import child_env, finish, max_in_window, resource_calls, start_child, walkers
 
 CONNECTOR = Limit("c", "connector", 100, 60.0, 0.8)
 TENANT = Limit("t", "tenant", 300, 60.0, 0.8)
@@ -285,36 +284,6 @@ def test_a_damaged_budget_file_is_reset(tmp_path, caplog):
 
 
 # --------------------------------------------------------------------- hooks in processes vs the emulator
-
-
-def resource_calls(tenant: Any, application_id: str | None = None) -> list[dict[str, Any]]:
-    app = application_id or tenant.application_id
-    return [c for c in tenant.calls() if c.get("applicationId") == app and "accessToken" not in c["path"]]
-
-
-def max_in_window(stamps_ms: list[int], window_ms: float) -> int:
-    stamps_ms = sorted(stamps_ms)
-    best, lo = 0, 0
-    for hi, t in enumerate(stamps_ms):
-        while stamps_ms[lo] <= t - window_ms:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
-
-
-def walkers(
-    tenant: Any, conn_json: str, settings: dict[str, Any], count: int, page_size: int, extra: list[Any] | None = None
-) -> list[dict[str, Any]]:
-    env = child_env({"kaizala_budget": conn_json}, settings)
-    start_at = time.time() + 6  # every child is up (Airflow imported, token fetched) before anyone walks
-    jobs: list[dict[str, Any]] = [
-        {"job": "walk", "conn_id": "kaizala_budget", "group": tenant.public_group_id, "start_at": start_at}
-        for _ in range(count)
-    ]
-    for job in jobs:
-        job["page_size"] = page_size
-    jobs += [{**job, "conn_id": "kaizala_budget", "start_at": start_at} for job in extra or []]
-    return finish([start_child(job, env) for job in jobs])
 
 
 @pytest.mark.parametrize("backend", ["local", "host"])

@@ -17,8 +17,7 @@ from airflow_provider_kaizala.hooks.budget import (
     Ticket,
     connector_budget,
 )
-from tests.hooks.conftest import child_env, finish, start_child
-from tests.hooks.test_budget import max_in_window, resource_calls, walkers
+from tests.hooks.conftest import child_env, finish, max_in_window, resource_calls, start_child, walkers
 
 
 def limits(limit: int = 100, window: float = 3600.0, tenant: int | None = None) -> tuple[Limit, ...]:

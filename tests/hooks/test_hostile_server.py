@@ -11,7 +11,6 @@ import asyncio
 import itertools
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,27 +22,17 @@ from airflow_provider_kaizala.exceptions import (
     KaizalaResponseError,
 )
 from airflow_provider_kaizala.hooks.async_kaizala import KaizalaAsyncHook
-from airflow_provider_kaizala.hooks.config import TOKEN_CACHE
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
 from airflow_provider_kaizala.hooks.token_store import MemoryRefreshTokenStore
-from tests.hooks.hostile import ACCESS_TOKEN, FakeKaizala, Handler, Seen, serve
+from tests.hooks.hostile import ACCESS_TOKEN, FakeKaizala, Handler, Seen, fake_hook, serve
 
-_ids = itertools.count(1)
+pytestmark = pytest.mark.usefixtures("fresh_tokens")
 #: A page cap that the old, unbounded walks would run past: the fake servers stop misbehaving after it.
 GIVE_UP_AFTER = 60
 
 
-@pytest.fixture(autouse=True)
-def _fresh_tokens() -> Iterator[None]:
-    TOKEN_CACHE.clear()
-    yield
-    TOKEN_CACHE.clear()
-
-
 def sync_hook(fake: FakeKaizala, monkeypatch: pytest.MonkeyPatch, **extra: Any) -> KaizalaHook:
-    conn_id = f"kaizala_hostile_{next(_ids)}"
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", fake.connection(**extra))
-    return KaizalaHook(conn_id, refresh_token_store=MemoryRefreshTokenStore(), retry_backoff=0.01)
+    return fake_hook(fake, monkeypatch, "kaizala_hostile", **extra)
 
 
 def async_hook(fake: FakeKaizala, monkeypatch: pytest.MonkeyPatch, **extra: Any) -> KaizalaAsyncHook:

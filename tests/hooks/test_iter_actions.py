@@ -2,44 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-import pendulum
 import pytest
 
 from airflow_provider_kaizala.exceptions import KaizalaException
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
+from tests.hooks.conftest import SECOND, fake_api
 
-SECOND = 1_795_000_000_000  # a whole second, in epoch ms
-
-
-@pytest.fixture(autouse=True)
-def unused_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A connection for the hook's settings (max_pages); the faked ``call`` never uses it to send anything."""
-    conn = {"conn_type": "kaizala", "login": "app", "password": "secret", "extra": {"refresh_token": "rt"}}
-    monkeypatch.setenv("AIRFLOW_CONN_UNUSED", json.dumps(conn))
-
-
-def fake_api(actions: list[dict[str, Any]]):
-    """fromDate inclusive (ms), ascending, count-limited, hasMore; sentAt rendered with whole seconds."""
-    calls: list[dict[str, Any]] = []
-
-    def call(endpoint: str, *, params: dict[str, Any], group_id: str, **_: Any) -> dict[str, Any]:
-        calls.append(dict(params))
-        start = params.get("fromDate", 0)
-        matching = [a for a in actions if a["ms"] >= start]
-        page = matching[: params["count"]]
-        items = [
-            {
-                "referenceId": a["id"],
-                "sentAt": pendulum.from_timestamp(a["ms"] // 1000).format("YYYY-MM-DDTHH:mm:ss[Z]"),
-            }
-            for a in page
-        ]
-        return {"actions": items, "hasMore": len(matching) > params["count"]}
-
-    return call, calls
+pytestmark = pytest.mark.usefixtures("unused_connection")
 
 
 @pytest.mark.parametrize(("same_second", "page_size"), [(3, 2), (7, 2), (5, 5), (1, 1)])

@@ -25,7 +25,8 @@ from airflow_provider_kaizala.exceptions import KaizalaException
 from airflow_provider_kaizala.hooks.config import TOKEN_CACHE
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
 from airflow_provider_kaizala.hooks.token_store import MemoryRefreshTokenStore
-from tests.hooks.hostile import FakeKaizala, Handler, Seen, free_port, serve
+from tests.conftest import free_port
+from tests.hooks.hostile import FakeKaizala, Handler, Seen, serve
 
 _ids = itertools.count(1)
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")

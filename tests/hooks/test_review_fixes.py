@@ -6,7 +6,9 @@ import pytest
 
 from airflow_provider_kaizala.exceptions import KaizalaPagingError, KaizalaValidationError
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
-from tests.hooks.test_iter_actions import SECOND, fake_api, unused_connection  # noqa: F401 (autouse fixture)
+from tests.hooks.conftest import SECOND, fake_api
+
+pytestmark = pytest.mark.usefixtures("unused_connection")
 
 
 def test_create_subgroup_without_a_welcome_message_sends_an_empty_one(tenant):

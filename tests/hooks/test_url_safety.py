@@ -6,14 +6,12 @@ Each hostile answer is served over real HTTP by a fake Kaizala on loopback; forg
 
 from __future__ import annotations
 
-import itertools
 import logging
-from collections.abc import Iterator
 
 import pytest
 
 from airflow_provider_kaizala.exceptions import KaizalaRelocationError, KaizalaValidationError
-from airflow_provider_kaizala.hooks.config import TOKEN_CACHE, KaizalaConnectionConfig
+from airflow_provider_kaizala.hooks.config import KaizalaConnectionConfig
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
 from airflow_provider_kaizala.hooks.policy import (
     DEFAULT_ALLOWED_HOSTS,
@@ -22,10 +20,9 @@ from airflow_provider_kaizala.hooks.policy import (
     parse_url,
     relocation_base,
 )
-from airflow_provider_kaizala.hooks.token_store import MemoryRefreshTokenStore
-from tests.hooks.hostile import ACCESS_TOKEN, FakeKaizala, Handler, Seen, serve, trap
+from tests.hooks.hostile import ACCESS_TOKEN, FakeKaizala, Handler, Seen, fake_hook, serve, trap
 
-_ids = itertools.count(1)
+pytestmark = pytest.mark.usefixtures("fresh_tokens")
 
 #: Forged URLs; ``{trap}`` is the port of a listener that records connections.
 FORGED = [
@@ -49,17 +46,8 @@ FORGED = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_tokens() -> Iterator[None]:
-    TOKEN_CACHE.clear()
-    yield
-    TOKEN_CACHE.clear()
-
-
 def hook_for(fake: FakeKaizala, monkeypatch: pytest.MonkeyPatch, **extra: object) -> KaizalaHook:
-    conn_id = f"kaizala_url_{next(_ids)}"
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", fake.connection(**extra))
-    return KaizalaHook(conn_id, refresh_token_store=MemoryRefreshTokenStore(), retry_backoff=0.01)
+    return fake_hook(fake, monkeypatch, "kaizala_url", **extra)
 
 
 def relocating_to(location: str) -> FakeKaizala:

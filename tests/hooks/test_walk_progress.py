@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from airflow_provider_kaizala.exceptions import KaizalaBadRequestError, KaizalaValidationError
-from tests.hooks.test_async_hook import async_hook
+from tests.hooks.conftest import async_hook
 
 
 def progress_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:

@@ -16,15 +16,13 @@ from typing import Any
 import pytest
 
 import airflow_provider_kaizala
-from tests.conftest import QUIET_FAULTS, Tenant
+from tests.conftest import QUIET_FAULTS, Tenant, airflow_cli
+
+pytestmark = pytest.mark.system
 
 DAG_ID = "example_kaizala_new_subscribers"
 #: The examples of the package under test (so the same test can be pointed at another checkout).
 EXAMPLES = Path(airflow_provider_kaizala.__file__).resolve().parent.parent / "example_dags"
-
-
-def airflow_cli() -> str:
-    return str(Path(sys.executable).with_name("airflow"))
 
 
 @pytest.fixture(scope="module")

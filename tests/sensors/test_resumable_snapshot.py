@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,21 +18,11 @@ import pytest
 from airflow_provider_kaizala.hooks.token_store import MemoryRefreshTokenStore
 from airflow_provider_kaizala.membership import MembershipSnapshot, SnapshotStore, WalkCheckpoint
 from airflow_provider_kaizala.sensors.kaizala import KaizalaMembershipSensor
+from tests.conftest import kill_mid_walk, last_seq, start_module, subscriber_calls
 
-REPO = Path(__file__).resolve().parents[2]
 SUBSCRIBERS = 2000
 PAGES = math.ceil(SUBSCRIBERS / 50)
 CHECKPOINT_PAGES = 4
-
-
-def subscriber_calls(tenant: Any, group_id: str, since: int) -> int:
-    path = f"/v1/groups/{group_id}/subscribers"
-    return sum(1 for c in tenant.emulator.admin.calls(since) if c["path"] == path and c["method"] == "POST")
-
-
-def last_seq(tenant: Any) -> int:
-    calls = tenant.emulator.admin.calls(tenant.start_seq)
-    return int(calls[-1]["seq"]) if calls else tenant.start_seq
 
 
 def check(tenant: Any, group: str, path: str, mode: str = "poke") -> subprocess.Popen[str]:
@@ -47,14 +33,7 @@ def check(tenant: Any, group: str, path: str, mode: str = "poke") -> subprocess.
         "snapshot_path": path,
         "checkpoint_pages": CHECKPOINT_PAGES,
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.sensors.resumable_sensor_child", json.dumps(args)],
-        cwd=REPO,
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_module("tests.sensors.resumable_sensor_child", args)
 
 
 def finish(process: subprocess.Popen[str]) -> tuple[dict[str, Any], str]:
@@ -94,17 +73,7 @@ def test_a_killed_check_resumes_from_its_checkpoint_on_the_next_check(tenant, bi
     tenant.emulator.admin.faults(slow_rate=1.0, slow_seconds=0.05, fault_paths=r"/subscribers$")
     start = last_seq(tenant)
     first = check(tenant, big_group, path, mode)
-    try:
-        deadline = time.monotonic() + 120
-        while saved_pages(store) < PAGES // 2:
-            assert first.poll() is None, first.communicate()
-            assert time.monotonic() < deadline, "the first check never got half way"
-            time.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
-    finally:
-        first.kill()
-        first.communicate(timeout=60)
-    assert first.returncode == -signal.SIGKILL
+    kill_mid_walk(first, lambda: saved_pages(store), PAGES // 2, "the first check")
     killed_calls = subscriber_calls(tenant, big_group, start)
     saved = saved_pages(store)
     assert PAGES // 2 <= saved < PAGES

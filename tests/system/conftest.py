@@ -18,7 +18,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import free_port
 from tests.hooks.conftest import redis_url  # noqa: F401  (a redis-server on a free port, stopped at the end)
 from tests.transfers.conftest import postgres_uri  # noqa: F401  (the throwaway PostgreSQL server fixture)
 
@@ -43,13 +43,6 @@ LIMIT, WINDOW = 100, 3.0
 #: How long each step may take before the test gives up (seconds).
 START_TIMEOUT, RUN_TIMEOUT = 240.0, 240.0
 DAG_ID = "kaizala_celery_budget"
-
-
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(what: str, ready: Any, timeout: float, procs: list[Proc] | tuple[Proc, ...] = ()) -> None:

@@ -1,4 +1,5 @@
-"""Warehouses for the transfer tests: an SQLite file, and a real PostgreSQL server on loopback."""
+"""Warehouses for the transfer tests: an SQLite file, and a real PostgreSQL server on loopback, and what the
+tests read back from them (test modules import these helpers from here and never from each other)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import glob
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -15,11 +15,7 @@ from typing import Any
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.conftest import free_port
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +34,7 @@ def postgres_uri() -> Iterator[str]:
         prefix = ["runuser", "-u", "postgres", "--"]
         shutil.chown(workdir, "postgres", "postgres")
     data, log = os.path.join(workdir, "data"), os.path.join(workdir, "server.log")
-    port = _free_port()
+    port = free_port()
 
     def run(*args: str) -> None:
         subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
@@ -200,3 +196,22 @@ def hostile_proxy(emulator: Any) -> Iterator[HostileProxy]:
         yield proxy
     finally:
         proxy.close()
+
+
+def tables(warehouse: Any) -> set[str]:
+    """Permanent tables of the warehouse (PostgreSQL: every schema but the system ones)."""
+    if warehouse.dialect == "sqlite":
+        return {r[0] for r in warehouse.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    rows = warehouse.query(
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+        "AND table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg_temp%%'"
+    )
+    return {name if schema == "public" else f"{schema}.{name}" for schema, name in rows}
+
+
+def open_spells(warehouse: Any, group_id: str, kind: str, table: str = "kaizala_membership") -> list[str]:
+    """The members of ``group_id`` (of this ``kind``) whose membership spell is still open, sorted."""
+    rows = warehouse.query(
+        f"SELECT mobile_number FROM {table} WHERE group_id = %s AND kind = %s AND left_at IS NULL", group_id, kind
+    )
+    return sorted(r[0] for r in rows)

@@ -1,7 +1,7 @@
 """One walk, two uses (issue 17, point 5): the ETL's Asset event feeds a consumer DAG without a second walk.
 
 Both example DAGs run with ``airflow dags test`` against the emulator, in the Airflow home of
-``tests/test_example_dags.py``.
+the ``airflow_env`` fixture (``tests/conftest.py``, shared with ``tests/test_example_dags.py``).
 """
 
 from __future__ import annotations
@@ -9,16 +9,17 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
 from pathlib import Path
 
-from tests.test_example_dags import airflow_cli, airflow_env, webhook_receiver  # noqa: F401  (fixtures)
+import pytest
+
+from tests.conftest import dags_test
+
+pytestmark = pytest.mark.system
 
 
 def run(env: dict[str, str], dag_id: str) -> str:
-    result = subprocess.run(
-        [airflow_cli(), "dags", "test", dag_id], env=env, capture_output=True, text=True, timeout=600
-    )
+    result = dags_test(env, dag_id)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert "state=failed" not in output.replace(" ", ""), output[-5000:]
@@ -35,7 +36,7 @@ def subscriber_walks(emulator, since: int) -> dict[str, int]:
     return pages
 
 
-def test_one_walk_feeds_the_warehouse_and_the_consumer_dag(airflow_env, emulator):  # noqa: F811
+def test_one_walk_feeds_the_warehouse_and_the_consumer_dag(airflow_env, emulator):
     calls = emulator.admin.calls()
     start = calls[-1]["seq"] if calls else 0
     produced = run(airflow_env, "example_kaizala_membership_changes_from_etl")

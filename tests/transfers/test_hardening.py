@@ -20,6 +20,7 @@ from airflow_provider_kaizala.exceptions import (
 from airflow_provider_kaizala.hooks.config import TOKEN_CACHE
 from airflow_provider_kaizala.transfers import kaizala_to_sql
 from airflow_provider_kaizala.transfers.kaizala_to_sql import KaizalaToSqlOperator
+from tests.transfers.conftest import open_spells, tables
 
 T1, T2 = "2026-11-01T00:00:00+00:00", "2026-11-02T00:00:00+00:00"
 
@@ -40,29 +41,11 @@ def load(tenant: Any, warehouse: Any, observed_at: str, **kwargs: Any) -> dict[s
     return dict(result)
 
 
-def tables(warehouse: Any) -> set[str]:
-    """Permanent tables of the warehouse (PostgreSQL: every schema but the system ones)."""
-    if warehouse.dialect == "sqlite":
-        return {r[0] for r in warehouse.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    rows = warehouse.query(
-        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-        "AND table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg_temp%%'"
-    )
-    return {name if schema == "public" else f"{schema}.{name}" for schema, name in rows}
-
-
 def snapshot(warehouse: Any, table: str = "kaizala_membership") -> dict[str, list[tuple[Any, ...]]]:
     return {
         name: sorted(warehouse.query(f"SELECT * FROM {name}"), key=repr)
         for name in (table, f"{table}_loads", f"{table}_groups")
     }
-
-
-def open_spells(warehouse: Any, group_id: str, kind: str, table: str = "kaizala_membership") -> list[str]:
-    rows = warehouse.query(
-        f"SELECT mobile_number FROM {table} WHERE group_id = %s AND kind = %s AND left_at IS NULL", group_id, kind
-    )
-    return sorted(r[0] for r in rows)
 
 
 def truth(tenant: Any) -> list[str]:

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,23 +19,13 @@ from airflow_provider_kaizala.exceptions import KaizalaException
 from airflow_provider_kaizala.hooks.config import TOKEN_CACHE
 from airflow_provider_kaizala.hooks.kaizala import KaizalaHook
 from airflow_provider_kaizala.transfers.kaizala_to_sql import KaizalaToSqlOperator
-from tests.transfers.test_hardening import open_spells, tables
+from tests.conftest import kill_mid_walk, last_seq, start_module, subscriber_calls
+from tests.transfers.conftest import open_spells, tables
 
 T1 = "2026-11-01T00:00:00+00:00"
 T2 = "2026-11-02T00:00:00+00:00"
-REPO = Path(__file__).resolve().parents[2]
 SUBSCRIBERS = 2000
 PAGES = math.ceil(SUBSCRIBERS / 50)
-
-
-def subscriber_calls(tenant: Any, group_id: str, since: int) -> int:
-    path = f"/v1/groups/{group_id}/subscribers"
-    return sum(1 for c in tenant.emulator.admin.calls(since) if c["path"] == path and c["method"] == "POST")
-
-
-def last_seq(tenant: Any) -> int:
-    calls = tenant.emulator.admin.calls(tenant.start_seq)
-    return int(calls[-1]["seq"]) if calls else tenant.start_seq
 
 
 def truth(tenant: Any, group_id: str) -> list[str]:
@@ -55,14 +41,7 @@ def try_load(tenant: Any, warehouse: Any, group_id: str, run_id: str) -> subproc
         "run_id": run_id,
         "checkpoint_pages": 4,
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.transfers.resumable_child", json.dumps(args)],
-        cwd=REPO,
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_module("tests.transfers.resumable_child", args)
 
 
 def checkpointed_pages(warehouse: Any) -> int:
@@ -82,17 +61,7 @@ def test_a_killed_load_resumes_from_its_checkpoint_on_retry(tenant, warehouse):
     emulator.admin.faults(slow_rate=1.0, slow_seconds=0.05, fault_paths=r"/subscribers$")
     start = last_seq(tenant)
     first = try_load(tenant, warehouse, group, "scheduled__2026-11-01")
-    try:
-        deadline = time.monotonic() + 120
-        while checkpointed_pages(warehouse) < PAGES // 2:
-            assert first.poll() is None, first.communicate()
-            assert time.monotonic() < deadline, "the first try never got half way"
-            time.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
-    finally:
-        first.kill()
-        first.communicate(timeout=60)
-    assert first.returncode == -signal.SIGKILL
+    kill_mid_walk(first, lambda: checkpointed_pages(warehouse), PAGES // 2, "the first try")
     killed_calls = subscriber_calls(tenant, group, start)
     saved = checkpointed_pages(warehouse)
     assert PAGES // 2 <= saved < PAGES

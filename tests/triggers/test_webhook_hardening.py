@@ -20,18 +20,12 @@ import pytest
 
 from airflow_provider_kaizala.exceptions import KaizalaException
 from airflow_provider_kaizala.triggers.webhook import KaizalaWebhookTrigger
-from tests.conftest import SECRET_MARKER
+from tests.conftest import SECRET_MARKER, free_port
 
 #: Carries the marker the session scans every log record and captured output for (tests/conftest.py).
 TOKEN = f"{SECRET_MARKER}-callback-9c1d"
 PATH = "/kaizala/webhook"
 VARIABLE_ENV = "AIRFLOW_VAR_KAIZALA_WEBHOOK_CALLBACK_TOKEN"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)

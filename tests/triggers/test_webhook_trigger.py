@@ -5,21 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from typing import Any
 
 import httpx
 import pytest
 
 from airflow_provider_kaizala.triggers.webhook import KaizalaWebhookTrigger
+from tests.conftest import free_port
 
 TOKEN = "callback-secret-7f3a"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import importlib.metadata
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import free_port
 
 CHROMIUM = Path(os.environ.get("KAIZALA_UI_CHROMIUM", "/usr/bin/chromium"))
 #: Chromium flags for a machine without a display or internet: no sandbox (root in CI), no GPU, and no
@@ -65,12 +66,6 @@ def browser_prerequisites() -> None:
             "airflow-provider-kaizala is importable but not installed, so Airflow's providers manager "
             "cannot discover the connection type: pip install -e ."
         )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _airflow_env(home: Path) -> dict[str, str]:
@@ -161,7 +156,7 @@ def airflow_ui(
     if migrate.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed ({migrate.returncode}):\n{migrate.stderr[-3000:]}")
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = ui_output_dir / "api-server.log"
     command = [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)]
