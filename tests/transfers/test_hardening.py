@@ -5,9 +5,11 @@ Every test runs on SQLite and on the real PostgreSQL server of ``conftest.py``.
 
 from __future__ import annotations
 
+import datetime
 import json
 import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -198,6 +200,16 @@ def test_a_reserved_word_is_a_valid_table_name(tenant, warehouse):
     assert warehouse.query('SELECT COUNT(*) FROM "order_groups"')[0][0] >= 2
 
 
+def test_a_run_without_a_logical_date_observes_at_its_run_after(tenant, warehouse):
+    """Airflow 3 runs triggered without a logical date: ``{{ ts }}`` fails there, the default uses run_after."""
+    run_after = datetime.datetime(2026, 11, 5, 6, 30, tzinfo=datetime.timezone.utc)
+    context = {"logical_date": None, "data_interval_end": None, "dag_run": SimpleNamespace(run_after=run_after)}
+    op = operator(tenant, warehouse, "", group_id=tenant.group_id)
+    op.observed_at = None
+    result = op.execute(context)
+    assert result["observedAt"] == "2026-11-05T06:30:00+00:00"
+
+
 def test_a_schema_qualified_table(tenant, warehouse):
     group = tenant.group_id
     if warehouse.dialect == "sqlite":
@@ -243,6 +255,9 @@ def test_a_schema_qualified_table(tenant, warehouse):
         "",
         "m" * 49,
         "s" * 64 + ".members",
+        "sqlite_master",
+        "main.sqlite_sequence",
+        "pg_class",
         None,
         42,
     ],
