@@ -252,7 +252,7 @@ def safe_name(*parts: str) -> str:
 def _stamp(when: float | None = None) -> str:
     import datetime as dt
 
-    moment = dt.datetime.fromtimestamp(time.time() if when is None else when, dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(time.time() if when is None else when, dt.UTC)
     return moment.strftime("%Y%m%dT%H%M%S.%f")
 
 

@@ -238,7 +238,7 @@ class Deliverer:
                 self.client().post(wh.callback_url, content=encode_json(envelope), headers=headers, timeout=timeout),
                 timeout,
             )
-        except (httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, httpx.HTTPError, OSError) as exc:
             return None, f"{type(exc).__name__}: {exc}"[:300]
         return resp.status_code, None if 200 <= resp.status_code < 300 else f"HTTP {resp.status_code}"
 
@@ -249,7 +249,7 @@ class Deliverer:
         target = f"{url}{'&' if urlsplit(url).query else '?'}validationToken={token}"
         try:
             resp = await asyncio.wait_for(self.client().get(target, timeout=timeout), timeout)
-        except (httpx.TimeoutException, asyncio.TimeoutError) as exc:
+        except (TimeoutError, httpx.TimeoutException) as exc:
             raise bad_request(
                 f"Webhook validation failed: callBackUrl did not answer the validation request within {timeout:g} s"
             ) from exc

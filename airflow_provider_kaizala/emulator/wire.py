@@ -264,7 +264,7 @@ def parse_float(value: Any, name: str) -> float:
 
 def iso_ms(ms: int) -> str:
     """Epoch ms as an ISO-8601 UTC string with second precision (``2017-12-20T08:33:51Z``)."""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(value: Any, name: str) -> int:
@@ -277,7 +277,7 @@ def parse_iso(value: Any, name: str) -> int:
     try:
         when = dt.datetime.fromisoformat(text)
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
+            when = when.replace(tzinfo=dt.UTC)
         ms = int(when.timestamp() * 1000)
         iso_ms(ms)  # must also be representable on the way out
     except (ValueError, OverflowError, OSError) as exc:

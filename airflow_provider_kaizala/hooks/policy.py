@@ -27,7 +27,7 @@ import re
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urljoin
 
@@ -55,7 +55,7 @@ DEFAULT_MAX_RETRIES = 5
 DEFAULT_RATE_LIMIT_PER_MINUTE = 100
 
 
-class Pagination(str, Enum):
+class Pagination(StrEnum):
     """How an endpoint pages its results."""
 
     NONE = "none"
@@ -445,7 +445,7 @@ def parse_token_response(body: Any, now: pendulum.DateTime) -> tuple[AccessToken
 # ---------------------------------------------------------------------------------------- decisions
 
 
-class TransportError(str, Enum):
+class TransportError(StrEnum):
     """What went wrong below HTTP."""
 
     CONNECT = "connect"  # refused or connect timeout: the request provably never reached the server

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import string
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 from unittest import mock
@@ -207,7 +207,7 @@ def test_retry_after_integers_round_trip(seconds, cap, pad):
 @deterministic(200)
 @given(seconds=st.integers(-(10**7), 10**7), cap=caps)
 def test_retry_after_http_dates_round_trip(seconds, cap):
-    when = datetime.fromtimestamp(NOW.add(seconds=seconds).timestamp(), tz=timezone.utc)
+    when = datetime.fromtimestamp(NOW.add(seconds=seconds).timestamp(), tz=UTC)
     header = format_datetime(when, usegmt=True)  # IMF-fixdate, e.g. "Fri, 27 Nov 2026 12:00:00 GMT"
     assert parse_retry_after(header, NOW, cap) == min(max(float(seconds), 0.0), cap)
 

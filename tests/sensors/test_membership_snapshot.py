@@ -181,7 +181,7 @@ def test_retention_keeps_the_newest_files_and_the_diffs_of_pending_changes(tmp_p
     store.save_pending(run, snap(range(3), 5.0).with_meta(**run.to_meta(), diffPath=str(diffs / names[0])))
     import datetime as dt
 
-    now = dt.datetime(2026, 1, 8, tzinfo=dt.timezone.utc).timestamp()
+    now = dt.datetime(2026, 1, 8, tzinfo=dt.UTC).timestamp()
     deleted = store.prune(Retention(count=3, days=None), now=now)
     assert sorted(p.rsplit("/", 1)[1] for p in deleted) == names[1:4]  # the oldest kept: still pending
     left = sorted(p.name for p in diffs.iterdir())

@@ -202,7 +202,7 @@ def test_a_reserved_word_is_a_valid_table_name(tenant, warehouse):
 
 def test_a_run_without_a_logical_date_observes_at_its_run_after(tenant, warehouse):
     """Airflow 3 runs triggered without a logical date: ``{{ ts }}`` fails there, the default uses run_after."""
-    run_after = datetime.datetime(2026, 11, 5, 6, 30, tzinfo=datetime.timezone.utc)
+    run_after = datetime.datetime(2026, 11, 5, 6, 30, tzinfo=datetime.UTC)
     context = {"logical_date": None, "data_interval_end": None, "dag_run": SimpleNamespace(run_after=run_after)}
     op = operator(tenant, warehouse, "", group_id=tenant.group_id)
     op.observed_at = None
