@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow.sdk import ObjectStoragePath
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 
 def storage_path(path: str | ObjectStoragePath) -> ObjectStoragePath:
@@ -22,7 +22,7 @@ def storage_path(path: str | ObjectStoragePath) -> ObjectStoragePath:
     URI (``ObjectStoragePath`` does not decode one, so ``/data/my list.jsonl`` would land in
     ``/data/my%20list.jsonl``).
     """
-    from airflow.sdk import ObjectStoragePath
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
 
     if isinstance(path, ObjectStoragePath):
         return path

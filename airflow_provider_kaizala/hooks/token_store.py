@@ -49,7 +49,7 @@ class VariableRefreshTokenStore:
 
     def get(self, conn_id: str) -> str | None:
         """Read the Variable; None when it is absent or Variables cannot be read in this process."""
-        from airflow.sdk import Variable
+        from airflow.providers.common.compat.sdk import Variable
 
         try:
             value = Variable.get(self.key(conn_id), default=None)
@@ -60,7 +60,7 @@ class VariableRefreshTokenStore:
 
     def set(self, conn_id: str, token: str) -> None:
         """Write the Variable."""
-        from airflow.sdk import Variable
+        from airflow.providers.common.compat.sdk import Variable
 
         Variable.set(self.key(conn_id), token, description=f"Rotated Kaizala refresh token of connection {conn_id}")
 

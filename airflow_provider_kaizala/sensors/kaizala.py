@@ -28,7 +28,7 @@ from airflow_provider_kaizala.membership import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import ObjectStoragePath
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 #: Task states that acknowledge a change: the consumer ran to the end, or had nothing to do.
 ACKNOWLEDGING_STATES = frozenset({"success", "skipped"})

@@ -834,7 +834,7 @@ class KaizalaToSqlOperator(KaizalaHookMixin, BaseOperator):
         changes_path: str | None,
     ) -> None:
         """Attach the period's joins and leaves to the event of every ``Asset`` among the outlets."""
-        from airflow.sdk import Asset
+        from airflow.providers.common.compat.sdk import Asset
 
         assets = [outlet for outlet in (self.outlets or []) if isinstance(outlet, Asset)]
         events = context.get("outlet_events") if isinstance(context, Mapping) or hasattr(context, "get") else None

@@ -121,7 +121,7 @@ class KaizalaWebhookTrigger(BaseEventTrigger):
 
     async def _token(self) -> str:
         """The callback token; a clear error (never the value) when the Variable is missing or empty."""
-        from airflow.sdk import Variable
+        from airflow.providers.common.compat.sdk import Variable
 
         token = await asyncio.to_thread(Variable.get, self.callback_token_variable, default=None)
         if token is None or not str(token).strip():
