@@ -78,13 +78,13 @@ def test_the_rates_and_limits_in_the_text_follow_from_the_constants():
         f"{n(GUARANTEED)} calls a minute, i.e. {n(GUARANTEED * MAX_PAGE_SIZE)} subscribers a minute",
         f"{n(IDLE)} calls a minute, i.e. {n(IDLE * MAX_PAGE_SIZE)} subscribers a minute",
         f"below {IDLE_RESERVE:.0%} of the budget".replace("%", " %"),
-        f"Guaranteed ({n(GUARANTEED * MAX_PAGE_SIZE)} a minute)",
+        f"With sends ({n(GUARANTEED * MAX_PAGE_SIZE)} a minute)",
         f"No interactive traffic ({n(IDLE * MAX_PAGE_SIZE)} a minute)",
         f"The first {n(DEFAULT_RATE_LIMIT_PER_MINUTE * BULK_BURST)} calls of a walk",
         f"up to {n(DEFAULT_RATE_LIMIT_PER_MINUTE * BULK_BURST - 1)} pages "
         f"({n((DEFAULT_RATE_LIMIT_PER_MINUTE * BULK_BURST - 1) * MAX_PAGE_SIZE)} subscribers)",
         f"``checkpoint_pages`` + {PREFETCH_PAGES} pages",
-        f"{MARGIN} times the guaranteed time",
+        f"{MARGIN} times the with-sends time",
     ):
         assert phrase in page, phrase
 
@@ -93,7 +93,7 @@ def test_the_sensor_and_connector_figures_follow_from_the_constants():
     page = text()
     rate, idle = GUARANTEED * MAX_PAGE_SIZE, IDLE * MAX_PAGE_SIZE
     fifteen = (
-        f"A 15-minute timeout fits a check of at most {n(15 * rate)} subscribers at the guaranteed rate "
+        f"A 15-minute timeout fits a check of at most {n(15 * rate)} subscribers at the with-sends rate "
         f"({n(15 * idle)} when nothing else uses the connector), and {n(15 / MARGIN * rate)} with the "
         f"{MARGIN} margin"
     )
