@@ -335,8 +335,7 @@ class KaizalaHook(KaizalaBaseHook):
             complete = content is not None
         except _DeadlineExceeded:
             return TransportFailure(TransportError.DEADLINE, f"request_deadline of {config.request_deadline:g} s")
-        except ValueError as err:  # an encoding the decoder refuses, or a corrupt one
-            complete = False
+        except ValueError as err:  # an encoding the decoder refuses, or a corrupt one (the connection is closed)
             return Received(response.status_code, response.headers, Undecodable(clean_text(str(err), 120)))
         except (OSError, urllib3.exceptions.HTTPError, requests.exceptions.RequestException) as err:
             if time.monotonic() >= deadline:
