@@ -19,13 +19,26 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator import members, messages, subscribers
+from airflow_provider_kaizala.emulator import (
+    actions,
+    admin_api,
+    auth,
+    groups,
+    media,
+    members,
+    messages,
+    reactions,
+    subscribers,
+    webhooks,
+)
 from airflow_provider_kaizala.emulator.models import validation_error
-from airflow_provider_kaizala.emulator.services import PERMISSION, Services
-from airflow_provider_kaizala.emulator.state import Connector
+from airflow_provider_kaizala.emulator.services import RouteRules, Services, route_rules
 from airflow_provider_kaizala.emulator.wire import ApiError, encode_json
 
 _SKIPPED_HEADERS = (b"content-type", b"content-length")
+
+#: Every module serving routes: a ``router(services)`` (FastAPI) or, not yet migrated, a ``register(router)``.
+FAMILIES = (auth, groups, media, actions, reactions, webhooks, members, messages, subscribers, admin_api)
 
 
 @dataclass(frozen=True)
@@ -34,8 +47,7 @@ class Matched:
 
     route: APIRoute
     path: str  # the path as the route declares it (literal segments in their declared case)
-    permission: str | None
-    json_body: bool  # whether a body must announce JSON (415 otherwise)
+    rules: RouteRules
 
 
 def _error_response(err: ApiError) -> Response:
@@ -70,47 +82,42 @@ class ApiRoutes:
 
     def __init__(self, services: Services) -> None:
         self.app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-        for family in (members, messages, subscribers):
-            self.app.include_router(family.router(services))
+        for family in FAMILIES:
+            if hasattr(family, "router"):
+                self.app.include_router(family.router(services))
         self.app.add_exception_handler(ApiError, _on_api_error)
         self.app.add_exception_handler(RequestValidationError, _on_invalid)
         self.app.add_exception_handler(HTTPException, _on_http_error)
         self.routes = [r for r in self.app.routes if isinstance(r, APIRoute)]
-        self._patterns = [(re.compile(r.path_regex.pattern, re.IGNORECASE), r) for r in self.routes]
+        self._patterns = [
+            (re.compile(r.path_regex.pattern, re.IGNORECASE), r, route_rules(r.openapi_extra)) for r in self.routes
+        ]
 
     def match(self, method: str, path: str) -> tuple[Matched | None, bool]:
         """The route for ``method`` + ``path`` (any case in literal segments), and whether the path matched
         another method."""
         path_matched = False
-        for pattern, route in self._patterns:
+        for pattern, route, rules in self._patterns:
             found = pattern.match(path)
             if found is None:
                 continue
             if method not in route.methods:
                 path_matched = True
                 continue
-            extra = route.openapi_extra or {}
-            return (
-                Matched(
-                    route,
-                    route.path_format.format(**found.groupdict()),
-                    extra.get(PERMISSION),
-                    method in ("POST", "PUT"),
-                ),
-                True,
-            )
+            return Matched(route, route.path_format.format(**found.groupdict()), rules), True
         return None, path_matched
 
     async def call(
-        self, scope: dict[str, Any], matched: Matched, body: bytes, conn: Connector
+        self, scope: dict[str, Any], matched: Matched, body: bytes, state: dict[str, Any]
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        """Run the route for an authorised call; returns (status, body, extra headers)."""
+        """Run the route; returns (status, body, extra headers). ``state`` is the request's state (``connector``,
+        ``endpoint_url``); a token-service handler records its connector there (``services.report_caller``)."""
         inner = {
             **scope,
             "path": matched.path,
             "raw_path": matched.path.encode(),
             "root_path": "",
-            "state": {"connector": conn},
+            "state": state,
         }
         sent = False
         reply: dict[str, Any] = {"status": 500, "headers": [], "body": b""}

@@ -23,16 +23,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from airflow_provider_kaizala.emulator import (
-    actions,
-    admin_api,
-    auth,
-    groups,
-    media,
-    reactions,
-    webhooks,
-)
-from airflow_provider_kaizala.emulator.api import ApiRoutes
+from airflow_provider_kaizala.emulator import media, webhooks
+from airflow_provider_kaizala.emulator.api import FAMILIES, ApiRoutes, Matched
 from airflow_provider_kaizala.emulator.connections import Connections
 from airflow_provider_kaizala.emulator.faults import FaultConfig, FaultEngine
 from airflow_provider_kaizala.emulator.routing import Router
@@ -96,9 +88,10 @@ class EmulatorApp:
         self.connections = Connections()  # the server records transports here (the drop fault)
         self.deliverer = webhooks.Deliverer(self)
         self.state.on_event = self.deliverer.emit
-        for module in (auth, groups, media, actions, reactions, webhooks, admin_api):
-            module.register(self.router)
-        self.api = ApiRoutes(Services(self.state, self.faults))  # the families already served by FastAPI
+        for module in FAMILIES:
+            if hasattr(module, "register"):
+                module.register(self.router)
+        self.api = ApiRoutes(Services(self.state, self.faults, self.deliverer, self))  # the families on FastAPI
 
     # -- configuration -------------------------------------------------------------------------------
     def set_endpoints(self, primary: tuple[str, int], alternate: tuple[str, int]) -> None:
@@ -197,6 +190,11 @@ class EmulatorApp:
         )
         req.client = scope.get("client")
         if segments and segments[0].lower() == "_emulator":
+            matched = self.api.match(req.method, path)[0]
+            if matched is not None and matched.rules.kind == "admin":
+                status, payload, extra = await self.api.call(scope, matched, req.raw_body, self._request_state(req))
+                await self._send(send, status, payload, extra)
+                return
             reply = await self._admin(req)
             await self._send(send, reply.status, encode_json(reply.body), reply.headers)
             return
@@ -246,14 +244,7 @@ class EmulatorApp:
             route, params, _ = self.router.match(req.method, req.segments)
             matched = self.api.match(req.method, req.path)[0] if route is None else None
             if matched is not None:
-                conn = self._authorise(req, matched.permission)
-                self._check_content_type(req, "json" if matched.json_body else None)
-                actor = CURRENT_ACTOR.set(conn.phone)
-                try:
-                    status, payload, headers = await self.api.call(scope, matched, req.raw_body, conn)
-                finally:
-                    CURRENT_ACTOR.reset(actor)
-                self._after_resource_call(conn)
+                status, payload, headers = await self._call_api(scope, req, matched)
             else:
                 if route is None or route.kind == "admin":
                     raise ApiError(404, f"No such API: {req.method} {req.path}")
@@ -284,6 +275,33 @@ class EmulatorApp:
         if slow_after:
             await asyncio.sleep(cfg.slow_seconds)
         await self._send(send, status, payload, headers)
+
+    def _request_state(self, req: Request) -> dict[str, Any]:
+        return {"connector": req.connector, "endpoint_url": self.urls[req.endpoint]}
+
+    async def _call_api(
+        self, scope: Scope, req: Request, matched: Matched
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """Checks of a FastAPI route (by its declared kind), then the route."""
+        rules = matched.rules
+        if rules.kind == "admin":
+            raise ApiError(404, f"No such API: {req.method} {req.path}")
+        if rules.kind == "auth":
+            self._check_content_type(req, rules.body)
+            state = self._request_state(req)
+            try:
+                return await self.api.call(scope, matched, req.raw_body, state)
+            finally:
+                req.connector = state.get("connector")
+        conn = self._authorise(req, rules.permission)
+        self._check_content_type(req, rules.body)
+        actor = CURRENT_ACTOR.set(conn.phone)
+        try:
+            reply = await self.api.call(scope, matched, req.raw_body, self._request_state(req))
+        finally:
+            CURRENT_ACTOR.reset(actor)
+        self._after_resource_call(conn)
+        return reply
 
     def _caller_id(self, req: Request) -> str | None:
         """The connector a not-yet-processed call belongs to (for the call log), if it can be told."""

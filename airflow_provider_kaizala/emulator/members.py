@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import check_admin, visible_group
 from airflow_provider_kaizala.emulator.models import Body
-from airflow_provider_kaizala.emulator.services import PERMISSION, Services, caller
+from airflow_provider_kaizala.emulator.services import Services, caller, resource
 from airflow_provider_kaizala.emulator.state import Connector, Group, Member, State, split_phones, user_id
 from airflow_provider_kaizala.emulator.wire import encode_json, not_found
 
@@ -84,24 +84,24 @@ def router(services: Services) -> APIRouter:
         check_admin(state, conn, group)
         return group
 
-    @api.get("/v1/groups/{groupId}/members", openapi_extra={PERMISSION: "groupmember.read"})
+    @api.get("/v1/groups/{groupId}/members", openapi_extra=resource("groupmember.read"))
     async def list_members(group: Annotated[Group, Depends(visible)]) -> Response:
         return _json({"members": [member_json(state, m) for m in group.members.values()]})
 
-    @api.put("/v1/groups/{groupId}/members", openapi_extra={PERMISSION: "groupmember.write"})
+    @api.put("/v1/groups/{groupId}/members", openapi_extra=resource("groupmember.write"))
     async def add_members(group: Annotated[Group, Depends(administered)], body: MembersToAdd) -> Response:
         phones, invalid = split_phones(body.members)
         for phone in phones:
             group.members.setdefault(phone, Member(phone, "Member"))
         return _json({"result": not invalid})  # "true only if all were added"; already a member counts as added
 
-    @api.delete("/v1/groups/{groupId}/members/{memberId}", openapi_extra={PERMISSION: "groupmember.remove"})
+    @api.delete("/v1/groups/{groupId}/members/{memberId}", openapi_extra=resource("groupmember.remove"))
     async def remove_member(group: Annotated[Group, Depends(administered)], memberId: MemberId) -> Response:
         member = find_member(group, memberId)
         del group.members[member.phone]
         return _json({"result": True})
 
-    @api.put("/v1/groups/{groupId}/members/{memberId}", openapi_extra={PERMISSION: "groupmember.write"})
+    @api.put("/v1/groups/{groupId}/members/{memberId}", openapi_extra=resource("groupmember.write"))
     async def change_role(
         group: Annotated[Group, Depends(administered)], memberId: MemberId, body: RoleChange
     ) -> Response:

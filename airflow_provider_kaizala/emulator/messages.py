@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import check_admin, check_member, visible_group
 from airflow_provider_kaizala.emulator.models import Body, LenientBool
-from airflow_provider_kaizala.emulator.services import PERMISSION, Services, caller
+from airflow_provider_kaizala.emulator.services import Services, caller, resource
 from airflow_provider_kaizala.emulator.state import Connector, Group, Message, phone_int, split_phones, user_id
 from airflow_provider_kaizala.emulator.wire import REASON_INVALID_PHONE, bad_request, encode_json
 
@@ -40,7 +40,7 @@ def router(services: Services) -> APIRouter:
     async def visible(groupId: GroupId, conn: Caller) -> Group:
         return visible_group(state, conn, groupId)
 
-    @api.post("/v1/groups/{groupId}/messages", openapi_extra={PERMISSION: "textmessage.read"})
+    @api.post("/v1/groups/{groupId}/messages", openapi_extra=resource("textmessage.read"))
     async def send_message(group: Annotated[Group, Depends(visible)], conn: Caller, body: MessageBody) -> Response:
         targets, invalid = split_phones(body.subscribers)
         if (body.send_to_all or targets or invalid) and not group.is_public:

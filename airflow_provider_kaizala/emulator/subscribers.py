@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import check_admin, visible_group
 from airflow_provider_kaizala.emulator.models import Body, PositiveInt
-from airflow_provider_kaizala.emulator.services import PERMISSION, Services, caller
+from airflow_provider_kaizala.emulator.services import Services, caller, resource
 from airflow_provider_kaizala.emulator.state import (
     Connector,
     Group,
@@ -84,7 +84,7 @@ def router(services: Services) -> APIRouter:
         check_admin(state, conn, group)
         return group
 
-    @api.post("/v1/groups/{groupId}/subscribers", openapi_extra={PERMISSION: "groupmember.read"})
+    @api.post("/v1/groups/{groupId}/subscribers", openapi_extra=resource("groupmember.read"))
     async def list_subscribers(
         group: Annotated[Group, Depends(readable)], body: SubscriberPage | None = None
     ) -> Response:
@@ -120,11 +120,11 @@ def router(services: Services) -> APIRouter:
                 result[phone] = {"isRemoved": True} if ok else {"isRemoved": False, "reason": "NotSubscribed"}
         return _json({"result": result})
 
-    @api.put("/v1/groups/{groupId}/subscribers/add", openapi_extra={PERMISSION: "groupmember.write"})
+    @api.put("/v1/groups/{groupId}/subscribers/add", openapi_extra=resource("groupmember.write"))
     async def add_subscribers(group: Annotated[Group, Depends(changeable)], body: SubscriberChange) -> Response:
         return change(group, body.subscribers, True)
 
-    @api.put("/v1/groups/{groupId}/subscribers/remove", openapi_extra={PERMISSION: "groupmember.remove"})
+    @api.put("/v1/groups/{groupId}/subscribers/remove", openapi_extra=resource("groupmember.remove"))
     async def remove_subscribers(group: Annotated[Group, Depends(changeable)], body: SubscriberChange) -> Response:
         return change(group, body.subscribers, False)
 

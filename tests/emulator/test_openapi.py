@@ -10,6 +10,7 @@ import requests
 from airflow_provider_kaizala.emulator.app import EmulatorApp
 from airflow_provider_kaizala.emulator.openapi import openapi_document
 from airflow_provider_kaizala.emulator.server import KaizalaEmulator
+from airflow_provider_kaizala.emulator.services import route_rules
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
@@ -18,7 +19,9 @@ def registered_routes() -> list[tuple[str, str, str]]:
     """``(METHOD, path, kind)`` of every route a fresh app serves: its router's and its FastAPI routes'."""
     app = EmulatorApp()
     routes = [(r.method, "/".join(r.pattern), r.kind) for bucket in app.router._by_len.values() for r in bucket]
-    return routes + [(method, r.path, "resource") for r in app.api.routes for method in r.methods]
+    return routes + [
+        (method, r.path, route_rules(r.openapi_extra).kind) for r in app.api.routes for method in r.methods
+    ]
 
 
 def route_key(method: str, path: str) -> tuple[str, tuple[str, ...]]:
