@@ -8,11 +8,13 @@ matches the path case-insensitively and rewrites it to the route's declared spel
 from __future__ import annotations
 
 import re
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI
+from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
@@ -48,6 +50,7 @@ class Matched:
     route: APIRoute
     path: str  # the path as the route declares it (literal segments in their declared case)
     rules: RouteRules
+    query_names: Mapping[str, str]  # lower-cased query parameter name -> the name the route declares
 
 
 def _error_response(err: ApiError) -> Response:
@@ -77,6 +80,19 @@ async def _on_http_error(_: Request, exc: Exception) -> Response:
     return _error_response(ApiError(exc.status_code, str(exc.detail)))
 
 
+def _query_names(route: APIRoute) -> dict[str, str]:
+    return {f.alias.lower(): f.alias for f in get_flat_dependant(route.dependant).query_params}
+
+
+def _declared_query(query: bytes, names: Mapping[str, str]) -> bytes:
+    """The query string with every parameter name the route declares in its declared case (names match in any
+    case, as on the service); other parameters are kept as they came."""
+    if not query or not names:
+        return query
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    return urlencode([(names.get(k.lower(), k), v) for k, v in pairs]).encode("latin-1")
+
+
 class ApiRoutes:
     """The FastAPI application of the migrated resource families, with case-insensitive matching."""
 
@@ -90,21 +106,22 @@ class ApiRoutes:
         self.app.add_exception_handler(HTTPException, _on_http_error)
         self.routes = [r for r in self.app.routes if isinstance(r, APIRoute)]
         self._patterns = [
-            (re.compile(r.path_regex.pattern, re.IGNORECASE), r, route_rules(r.openapi_extra)) for r in self.routes
+            (re.compile(r.path_regex.pattern, re.IGNORECASE), r, route_rules(r.openapi_extra), _query_names(r))
+            for r in self.routes
         ]
 
     def match(self, method: str, path: str) -> tuple[Matched | None, bool]:
         """The route for ``method`` + ``path`` (any case in literal segments), and whether the path matched
         another method."""
         path_matched = False
-        for pattern, route, rules in self._patterns:
+        for pattern, route, rules, query_names in self._patterns:
             found = pattern.match(path)
             if found is None:
                 continue
             if method not in route.methods:
                 path_matched = True
                 continue
-            return Matched(route, route.path_format.format(**found.groupdict()), rules), True
+            return Matched(route, route.path_format.format(**found.groupdict()), rules, query_names), True
         return None, path_matched
 
     async def call(
@@ -116,6 +133,7 @@ class ApiRoutes:
             **scope,
             "path": matched.path,
             "raw_path": matched.path.encode(),
+            "query_string": _declared_query(scope.get("query_string", b""), matched.query_names),
             "root_path": "",
             "state": state,
         }

@@ -86,7 +86,7 @@ class EmulatorApp:
         self.seq = 0
         self.background: dict[str, asyncio.Task[None]] = {}
         self.connections = Connections()  # the server records transports here (the drop fault)
-        self.deliverer = webhooks.Deliverer(self)
+        self.deliverer = webhooks.Deliverer(self.state, self.faults)
         self.state.on_event = self.deliverer.emit
         for module in FAMILIES:
             if hasattr(module, "register"):

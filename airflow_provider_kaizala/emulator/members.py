@@ -13,7 +13,7 @@ from airflow_provider_kaizala.emulator.access import check_admin, visible_group
 from airflow_provider_kaizala.emulator.models import Body
 from airflow_provider_kaizala.emulator.services import Services, caller, resource
 from airflow_provider_kaizala.emulator.state import Connector, Group, Member, State, split_phones, user_id
-from airflow_provider_kaizala.emulator.wire import encode_json, not_found
+from airflow_provider_kaizala.emulator.wire import json_response, not_found
 
 ROLES = {"admin": "Admin", "member": "Member"}
 
@@ -62,10 +62,6 @@ def find_member(group: Group, member_id: str) -> Member:
     raise not_found(f"Member {member_id} is not a member of group {group.group_id}")
 
 
-def _json(body: dict[str, Any]) -> Response:
-    return Response(encode_json(body), media_type="application/json")
-
-
 GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
 MemberId = Annotated[str, Path(description="Member id (as listed by M1)")]
 Caller = Annotated[Connector, Depends(caller)]
@@ -86,20 +82,20 @@ def router(services: Services) -> APIRouter:
 
     @api.get("/v1/groups/{groupId}/members", openapi_extra=resource("groupmember.read"))
     async def list_members(group: Annotated[Group, Depends(visible)]) -> Response:
-        return _json({"members": [member_json(state, m) for m in group.members.values()]})
+        return json_response({"members": [member_json(state, m) for m in group.members.values()]})
 
     @api.put("/v1/groups/{groupId}/members", openapi_extra=resource("groupmember.write"))
     async def add_members(group: Annotated[Group, Depends(administered)], body: MembersToAdd) -> Response:
         phones, invalid = split_phones(body.members)
         for phone in phones:
             group.members.setdefault(phone, Member(phone, "Member"))
-        return _json({"result": not invalid})  # "true only if all were added"; already a member counts as added
+        return json_response({"result": not invalid})  # "true only if all were added"; already a member counts as added
 
     @api.delete("/v1/groups/{groupId}/members/{memberId}", openapi_extra=resource("groupmember.remove"))
     async def remove_member(group: Annotated[Group, Depends(administered)], memberId: MemberId) -> Response:
         member = find_member(group, memberId)
         del group.members[member.phone]
-        return _json({"result": True})
+        return json_response({"result": True})
 
     @api.put("/v1/groups/{groupId}/members/{memberId}", openapi_extra=resource("groupmember.write"))
     async def change_role(
@@ -107,6 +103,6 @@ def router(services: Services) -> APIRouter:
     ) -> Response:
         member = find_member(group, memberId)
         member.role = body.role
-        return _json({"result": True})
+        return json_response({"result": True})
 
     return api

@@ -13,7 +13,7 @@ from airflow_provider_kaizala.emulator.access import check_admin, check_member, 
 from airflow_provider_kaizala.emulator.models import Body, LenientBool
 from airflow_provider_kaizala.emulator.services import Services, caller, resource
 from airflow_provider_kaizala.emulator.state import Connector, Group, Message, phone_int, split_phones, user_id
-from airflow_provider_kaizala.emulator.wire import REASON_INVALID_PHONE, bad_request, encode_json
+from airflow_provider_kaizala.emulator.wire import REASON_INVALID_PHONE, bad_request, json_response
 
 MAX_MESSAGE = 4000
 
@@ -75,6 +75,6 @@ def router(services: Services) -> APIRouter:
         ]
         if failed:
             out["failedResult"] = failed
-        return Response(encode_json(out), media_type="application/json")
+        return json_response(out)
 
     return api

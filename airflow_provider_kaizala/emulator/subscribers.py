@@ -26,7 +26,7 @@ from airflow_provider_kaizala.emulator.state import (
     split_phones,
     user_id_and_provisioned,
 )
-from airflow_provider_kaizala.emulator.wire import REASON_INVALID_PHONE, bad_request, encode_json
+from airflow_provider_kaizala.emulator.wire import REASON_INVALID_PHONE, bad_request, json_response
 
 PAGE_MAX = 50
 
@@ -61,10 +61,6 @@ def public_group(state: State, conn: Connector, group_id: str) -> Group:
     if not group.is_public:
         raise bad_request(f"Group {group.group_id} is not a public group (ConnectGroup)")
     return group
-
-
-def _json(body: dict[str, Any]) -> Response:
-    return Response(encode_json(body), media_type="application/json")
 
 
 GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
@@ -104,7 +100,7 @@ def router(services: Services) -> APIRouter:
         out: dict[str, Any] = {"subscribers": [subscriber_json(n) for n in page]}
         if more and page:
             out["cursor"] = encode_cursor(group.group_id, page[-1], now)
-        return _json(out)
+        return json_response(out)
 
     def change(group: Group, raw: list[str], adding: bool) -> Response:
         phones, invalid = split_phones(raw)
@@ -118,7 +114,7 @@ def router(services: Services) -> APIRouter:
             else:
                 ok = group.remove_subscriber(n)
                 result[phone] = {"isRemoved": True} if ok else {"isRemoved": False, "reason": "NotSubscribed"}
-        return _json({"result": result})
+        return json_response({"result": result})
 
     @api.put("/v1/groups/{groupId}/subscribers/add", openapi_extra=resource("groupmember.write"))
     async def add_subscribers(group: Annotated[Group, Depends(changeable)], body: SubscriberChange) -> Response:

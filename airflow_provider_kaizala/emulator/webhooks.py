@@ -17,17 +17,19 @@ import logging
 import secrets
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from airflow_provider_kaizala.emulator.access import get_group, require_member
+from airflow_provider_kaizala.emulator.faults import FaultEngine
 from airflow_provider_kaizala.emulator.routing import Router
 from airflow_provider_kaizala.emulator.state import (
     CURRENT_ACTOR,
     Action,
     Member,
+    State,
     Webhook,
     display_name,
     member_event_data,
@@ -43,9 +45,6 @@ from airflow_provider_kaizala.emulator.wire import (
     parse_int,
     parse_phone,
 )
-
-if TYPE_CHECKING:
-    from airflow_provider_kaizala.emulator.app import EmulatorApp
 
 log = logging.getLogger("kaizala.emulator.webhooks")
 
@@ -80,8 +79,9 @@ DELIVERY_LOG_LIMIT = 100_000
 class Deliverer:
     """Fans events out to matching webhooks and delivers them from tasks on the server's event loop."""
 
-    def __init__(self, app: EmulatorApp) -> None:
-        self.app = app
+    def __init__(self, state: State, faults: FaultEngine) -> None:
+        self.state = state
+        self.faults = faults
         self.tasks: set[asyncio.Task[None]] = set()
         self.deliveries: deque[dict[str, Any]] = deque(maxlen=DELIVERY_LOG_LIMIT)
         self.seq = 0
@@ -135,7 +135,7 @@ class Deliverer:
         package_id: str | None = None,
     ) -> tuple[str, int]:
         """Build the event envelope for every active matching webhook and schedule its delivery."""
-        state = self.app.state
+        state = self.state
         if actor is None:
             group = state.groups.get(group_id)
             admins = [p for p, m in group.members.items() if m.role == "Admin"] if group else []
@@ -206,8 +206,8 @@ class Deliverer:
         attempt = 0
         while True:
             attempt += 1
-            cfg = self.app.faults.config
-            wh = self.app.state.webhooks.get(webhook_id)
+            cfg = self.faults.config
+            wh = self.state.webhooks.get(webhook_id)
             if wh is None or not wh.active:
                 reason = "webhook deleted" if wh is None else "webhook inactive"
                 self._record(webhook_id, envelope, attempt, duplicate, error=reason, abandoned=True)
@@ -229,7 +229,7 @@ class Deliverer:
             await asyncio.sleep(cfg.webhook_retry_base * 2 ** (attempt - 1))
 
     def _roll(self, rate: float) -> bool:
-        return rate > 0 and self.app.faults.webhook_rng.random() < rate
+        return rate > 0 and self.faults.webhook_rng.random() < rate
 
     async def _post(self, wh: Webhook, envelope: dict[str, Any], timeout: float) -> tuple[int | None, str | None]:
         headers = {"content-type": "application/json; charset=utf-8", "kz-callback-token": wh.callback_token}
@@ -244,7 +244,7 @@ class Deliverer:
 
     async def validate(self, url: str) -> None:
         """The registration handshake: 400 unless ``url`` echoes a fresh validationToken in time."""
-        timeout = self.app.faults.config.webhook_validation_timeout
+        timeout = self.faults.config.webhook_validation_timeout
         token = secrets.token_urlsafe(18)
         target = f"{url}{'&' if urlsplit(url).query else '?'}validationToken={token}"
         try:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import msgspec
+from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.state import InvalidPhone, normalise_phone, split_phones
 
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
 
 _decoder = msgspec.json.Decoder()
 encode_json = msgspec.json.Encoder().encode
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """A JSON answer encoded by msgspec (route handlers return this; their ``response_model`` only documents)."""
+    return Response(encode_json(body), status, media_type="application/json")
+
 
 MSG_TOKEN_MISSING = "Token missing. Header should have token as value of ACCESSTOKEN"
 MSG_TOKEN_INVALID = "Invalid token. Failure reason:Token validation failed due to unknown reason!"
