@@ -3,25 +3,17 @@
 Annotations are evaluated eagerly: FastAPI reads the dependencies declared inside :func:`router` from them.
 """
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BeforeValidator, Field, StrictStr, WithJsonSchema
+from pydantic import Field, StrictStr
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import check_admin, visible_group
-from airflow_provider_kaizala.emulator.models import Body
+from airflow_provider_kaizala.emulator.models import Body, any_case
 from airflow_provider_kaizala.emulator.services import Services, caller, resource
 from airflow_provider_kaizala.emulator.state import Connector, Group, Member, State, split_phones, user_id
 from airflow_provider_kaizala.emulator.wire import json_response, not_found
-
-ROLES = {"admin": "Admin", "member": "Member"}
-
-
-def _role(value: Any) -> str:
-    if not isinstance(value, str) or value.lower() not in ROLES:
-        raise ValueError("must be Admin or Member")
-    return ROLES[value.lower()]
 
 
 class MembersToAdd(Body):
@@ -33,17 +25,7 @@ class MembersToAdd(Body):
 class RoleChange(Body):
     """M4 body: the member's new role, in any case."""
 
-    role: Annotated[
-        str,
-        BeforeValidator(_role),
-        WithJsonSchema(
-            {
-                "type": "string",
-                "pattern": "^([Aa][Dd][Mm][Ii][Nn]|[Mm][Ee][Mm][Bb][Ee][Rr])$",
-                "description": "any case",
-            }
-        ),
-    ]
+    role: any_case("Admin", "Member")  # type: ignore[valid-type]
 
 
 def member_json(state: State, member: Member) -> dict[str, object]:

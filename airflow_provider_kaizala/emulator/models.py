@@ -93,6 +93,29 @@ LenientBool = Annotated[
 ]
 
 
+def _any_case_pattern(values: Sequence[str]) -> str:
+    return (
+        "^("
+        + "|".join("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in v) for v in values)
+        + ")$"
+    )
+
+
+def any_case(*values: str) -> Any:
+    """A string type that takes one of ``values`` in any case and gives it in its declared spelling (``role``,
+    ``groupType``, ``actionType``...); its JSON schema is a case-insensitive pattern."""
+    canonical = {v.lower(): v for v in values}
+    allowed = ", ".join(values)
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str) or value.lower() not in canonical:
+            raise ValueError(f"must be one of {allowed}")
+        return canonical[value.lower()]
+
+    schema = {"type": "string", "pattern": _any_case_pattern(values), "description": f"one of {allowed}, in any case"}
+    return Annotated[str, BeforeValidator(check), WithJsonSchema(schema)]
+
+
 def field_path(loc: Sequence[int | str]) -> str:
     """``("body", "actionBody", "questions", 0, "options")`` -> ``actionBody.questions[0].options``."""
     out = ""
