@@ -54,6 +54,24 @@ def admin() -> dict[str, Any]:
     return {KIND: "admin", BODY: "json"}
 
 
+#: What each error status of the API means (the description of a route's declared answer).
+ANSWERS = {
+    400: "Invalid parameters",
+    401: "Missing, unknown, expired or revoked token, or bad credentials",
+    403: "The connector lacks the permission, or the caller's role does not allow the call",
+    404: "Unknown group, member, action, reference or webhook",
+    409: "Conflict with the current state",
+    413: "Body too large",
+    415: "Unsupported Content-Type",
+}
+
+
+def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route: the error statuses its handler and validation can answer. (The generated
+    OpenAPI document gives them the API's three-field error body and adds what the pipeline can answer.)"""
+    return {status: {"description": ANSWERS[status]} for status in statuses}
+
+
 @dataclass(frozen=True)
 class RouteRules:
     """What the pipeline checks for one route (read from its ``openapi_extra``)."""
