@@ -115,6 +115,12 @@ class EmulatorApp:
             task.cancel()
         self.background.clear()
 
+    def openapi_document(self, server_url: str) -> dict[str, Any]:
+        """The OpenAPI description of the Kaizala API the emulator serves, with ``server_url`` as its server."""
+        from airflow_provider_kaizala.emulator.openapi import openapi_document
+
+        return openapi_document(server_url)
+
     def other_endpoint(self, current: str) -> str:
         return self.urls["alternate"] if current == self.urls["primary"] else self.urls["primary"]
 

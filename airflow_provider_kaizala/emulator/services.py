@@ -123,6 +123,8 @@ class Control(Protocol):
 
     def relocate(self, conn: Connector, to: str | None = None) -> str: ...
 
+    def openapi_document(self, server_url: str) -> dict[str, Any]: ...
+
 
 @dataclass(frozen=True)
 class Services:
