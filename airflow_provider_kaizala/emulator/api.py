@@ -1,8 +1,15 @@
-"""The resource families served by FastAPI, and how the request pipeline (``app.py``) finds and calls them.
+"""The emulator's FastAPI application, how the request pipeline (``app.py``) finds and calls its routes, and the
+OpenAPI description generated from them.
 
 Matching follows the service: literal path segments match in any case, ids verbatim. :meth:`ApiRoutes.match`
 matches the path case-insensitively and rewrites it to the route's declared spelling before FastAPI sees it
-(Starlette itself matches case-sensitively). FastAPI's 422 becomes the API's three-field 400 naming the field.
+(Starlette itself matches case-sensitively); query parameter names are rewritten to their declared spelling the
+same way. FastAPI's 422 becomes the API's three-field 400 naming the field.
+
+:meth:`ApiRoutes.openapi_document` is FastAPI's own document of the ``/v1`` routes (the admin routes are left
+out), brought to OpenAPI 3.0 (``anyOf`` with ``null`` -> ``nullable``, ``const`` -> ``enum``...) and completed
+with what the pipeline answers before a handler runs: the shared three-field error responses, 308, 401, 403,
+429, 413, 415 and the injected 5xx, and the ``accessToken`` security scheme.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import FastAPI
 from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -34,13 +42,30 @@ from airflow_provider_kaizala.emulator import (
     webhooks,
 )
 from airflow_provider_kaizala.emulator.models import validation_error
-from airflow_provider_kaizala.emulator.services import RouteRules, Services, route_rules
+from airflow_provider_kaizala.emulator.services import ANSWERS, PIPELINE_KEYS, RouteRules, Services, route_rules
 from airflow_provider_kaizala.emulator.wire import ApiError, encode_json
 
 _SKIPPED_HEADERS = (b"content-type", b"content-length")
 
-#: Every module serving routes: a ``router(services)`` (FastAPI) or, not yet migrated, a ``register(router)``.
-FAMILIES = (auth, groups, media, actions, reactions, webhooks, members, messages, subscribers, admin_api)
+#: Every module serving routes, with its tag in the OpenAPI document: a ``router(services)`` (FastAPI) or, not yet
+#: migrated, a ``register(router)``.
+FAMILIES = (
+    (auth, "Auth"),
+    (groups, "Groups"),
+    (members, "Members"),
+    (subscribers, "Subscribers"),
+    (messages, "Messages"),
+    (media, "Media"),
+    (actions, "Actions"),
+    (reactions, "Reactions"),
+    (webhooks, "Webhooks"),
+    (admin_api, "Admin"),
+)
+
+
+def _operation_id(route: APIRoute) -> str:
+    """The handler's name (``list_subscribers``) as the operationId."""
+    return route.name
 
 
 @dataclass(frozen=True)
@@ -97,10 +122,10 @@ class ApiRoutes:
     """The FastAPI application of the migrated resource families, with case-insensitive matching."""
 
     def __init__(self, services: Services) -> None:
-        self.app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-        for family in FAMILIES:
+        self.app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, generate_unique_id_function=_operation_id)
+        for family, tag in FAMILIES:
             if hasattr(family, "router"):
-                self.app.include_router(family.router(services))
+                self.app.include_router(family.router(services), tags=[tag])
         self.app.add_exception_handler(ApiError, _on_api_error)
         self.app.add_exception_handler(RequestValidationError, _on_invalid)
         self.app.add_exception_handler(HTTPException, _on_http_error)
@@ -123,6 +148,10 @@ class ApiRoutes:
                 continue
             return Matched(route, route.path_format.format(**found.groupdict()), rules, query_names), True
         return None, path_matched
+
+    def openapi_document(self, server_url: str | None = None) -> dict[str, Any]:
+        """The generated OpenAPI 3.0 document, its server being ``server_url`` when given."""
+        return generate_openapi(self.app, server_url)
 
     async def call(
         self, scope: dict[str, Any], matched: Matched, body: bytes, state: dict[str, Any]
@@ -156,3 +185,168 @@ class ApiRoutes:
 
         await self.app(inner, receive, send)
         return reply["status"], reply["body"], reply["headers"]
+
+
+# -- the generated OpenAPI description -------------------------------------------------------------------------
+OPENAPI_VERSION = "3.0.3"
+#: Statuses of the injected-fault switch (``error_statuses``; any 5xx can be configured).
+INJECTED_STATUSES = ("500", "502", "503")
+DESCRIPTION = """The Kaizala connector API as the emulator serves it (see docs/emulator.md), generated from its routes.
+
+Things JSON Schema cannot say:
+
+- body keys, query-parameter names and the enum values documented as "in any case" match case-insensitively (the
+  canonical camelCase names are listed);
+- booleans also accept the strings "true"/"false" (any case) and integers digit strings;
+- phone-number arrays take any strings: a number that is not valid gets a per-number outcome, not a 400;
+- a POST/PUT with a JSON body needs a JSON Content-Type (else 415);
+- fields marked "extension" are only sent with the extensions switch;
+- every call can be answered 413 and an injected 5xx; a resource call also 401, 308, 429 and 403 (in that order)
+  before its handler runs.
+"""
+
+_ERROR_CODES: dict[str, tuple[str, list[str], list[str]]] = {
+    "400": ("BadRequest", ["InvalidParameters"], ["ValidationException"]),
+    "401": ("Unauthorized", ["InvalidToken", "Unauthenticated"], ["AuthException"]),
+    "403": ("Forbidden", ["Forbidden"], ["AuthException"]),
+    "404": ("NotFound", ["NotFound"], ["ResourceException"]),
+    "409": ("Conflict", ["Conflict"], ["ResourceException"]),
+    "413": ("PayloadTooLarge", ["RequestEntityTooLarge"], ["ValidationException"]),
+    "415": ("UnsupportedMediaType", ["UnsupportedMediaType"], ["ValidationException"]),
+    "429": ("TooManyRequests", ["TooManyRequests"], ["ThrottlingException"]),
+    "500": ("ServerError", ["InternalServerError"], ["ServerException"]),
+}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds until a call is allowed again",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+_LOCATION = {
+    "Location": {
+        "description": "the new base URL (scheme, host, port and a single /)",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+
+
+def _error_schema(codes: list[str], categories: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["message", "errorCode", "errorCategoryKey"],
+        "properties": {
+            "message": {"type": "string"},
+            "errorCode": {"type": "string", "enum": codes},
+            "errorCategoryKey": {"type": "string", "enum": categories},
+        },
+        "additionalProperties": False,
+    }
+
+
+def _shared_responses() -> dict[str, Any]:
+    """``components.responses``: the three-field error body per status, and the relocation answer."""
+    out: dict[str, Any] = {}
+    for status, (name, codes, categories) in _ERROR_CODES.items():
+        description = ANSWERS.get(int(status), "Injected server error (fault switches)")
+        out[name] = {
+            "description": description,
+            "content": {"application/json": {"schema": _error_schema(codes, categories)}},
+        }
+    out["TooManyRequests"]["headers"] = _RETRY_AFTER
+    out["Relocated"] = {
+        "description": "The connector's endpoint moved; repeat the call on the Location base URL",
+        "headers": _LOCATION,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["message", "endpointUrl"],
+                    "properties": {"message": {"type": "string"}, "endpointUrl": {"type": "string"}},
+                    "additionalProperties": False,
+                }
+            }
+        },
+    }
+    return out
+
+
+def _to_openapi_30(node: Any) -> Any:
+    """A JSON Schema 2020-12 node (what FastAPI and pydantic generate) as an OpenAPI 3.0 schema object."""
+    if isinstance(node, list):
+        return [_to_openapi_30(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _to_openapi_30(v) for k, v in node.items()}
+    for union in ("anyOf", "oneOf"):
+        options = out.get(union)
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [o for o in options if o != {"type": "null"}]
+            del out[union]
+            if len(rest) == 1:
+                only = rest[0]
+                out.update(only if "$ref" not in only else {"allOf": [only]})
+            else:
+                out[union] = rest
+            out["nullable"] = True
+    if "const" in out:
+        out["enum"] = [out.pop("const")]
+    if isinstance(out.get("examples"), list) and "type" in out:
+        examples = out.pop("examples")
+        if examples:
+            out["example"] = examples[0]
+    for bound, flag in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(bound), (int, float)) and not isinstance(out.get(bound), bool):
+            out[flag] = out[bound]
+            out[bound] = True
+    if out.get("contentMediaType") and out.get("type") == "string":
+        del out["contentMediaType"]
+        out["format"] = "binary"
+    return out
+
+
+def _complete_operation(op: dict[str, Any], kind: str) -> None:
+    """Shared error responses by reference, and what the pipeline answers before the handler."""
+    responses: dict[str, Any] = op.setdefault("responses", {})
+    responses.pop("422", None)
+    statuses = {s for s in responses if s != "200"} | {"413"}
+    if "requestBody" in op:
+        statuses.add("415")
+    if kind == "resource":
+        statuses |= {"308", "401", "403", "429"}
+    else:
+        op["security"] = []
+    for status in sorted(statuses):
+        name = "Relocated" if status == "308" else _ERROR_CODES[status][0]
+        responses[status] = {"$ref": f"#/components/responses/{name}"}
+    for status in INJECTED_STATUSES:
+        responses[status] = {"$ref": "#/components/responses/ServerError"}
+    for key in PIPELINE_KEYS:
+        op.pop(key, None)
+
+
+def generate_openapi(app: FastAPI, server_url: str | None) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of ``app``'s ``/v1`` routes (see the module docstring)."""
+    routes = [r for r in app.routes if isinstance(r, APIRoute) and r.include_in_schema]
+    doc = get_openapi(
+        title="Kaizala connector API (emulator)",
+        version="1.0",
+        openapi_version=OPENAPI_VERSION,
+        description=DESCRIPTION,
+        routes=routes,
+        servers=[{"url": server_url.rstrip("/")}] if server_url else None,
+    )
+    doc = _to_openapi_30(doc)
+    kinds = {(m.lower(), r.path): route_rules(r.openapi_extra).kind for r in routes for m in r.methods}
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            _complete_operation(op, kinds[method, path])
+    components = doc.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    components["responses"] = _shared_responses()
+    components["securitySchemes"] = {"accessToken": {"type": "apiKey", "in": "header", "name": "accessToken"}}
+    doc["security"] = [{"accessToken": []}]
+    return doc

@@ -88,7 +88,7 @@ class EmulatorApp:
         self.connections = Connections()  # the server records transports here (the drop fault)
         self.deliverer = webhooks.Deliverer(self.state, self.faults)
         self.state.on_event = self.deliverer.emit
-        for module in FAMILIES:
+        for module, _ in FAMILIES:
             if hasattr(module, "register"):
                 module.register(self.router)
         self.api = ApiRoutes(Services(self.state, self.faults, self.deliverer, self))  # the families on FastAPI
