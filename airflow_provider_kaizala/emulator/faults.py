@@ -10,8 +10,10 @@ import math
 import random
 import re
 from collections import deque
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 PHASES = ("before", "after")
 
@@ -20,123 +22,192 @@ class FaultConfigError(ValueError):
     """Raised for an unknown key or an invalid value in a fault update."""
 
 
-@dataclass
-class FaultConfig:
-    """The complete set of fault switches (names are the admin API / harness keyword names)."""
+def _refusing(check: Callable[[Any], Any]) -> Any:
+    """``check`` as a before-validator: a value of the wrong type (``TypeError``) or a bad pattern (``re.error``)
+    is a validation error like any other, not a crash."""
 
-    throttle_limit: int = 100  # calls per window per connector; 0 disables
-    throttle_window: float = 60.0  # seconds
-    tenant_throttle_limit: int = 300  # calls per window per tenant; 0 disables
-    throttle_auth: bool = False  # count /v1/accessToken calls too (default no)
-    access_token_lifetime: float = 86400.0
-    error_rate: float = 0.0
-    error_statuses: list[int] = field(default_factory=lambda: [500, 502, 503])
-    drop_rate: float = 0.0
-    drop_phase: str = "before"
-    slow_rate: float = 0.0
-    slow_seconds: float = 2.0
-    slow_phase: str = "before"
-    relocate_after: int = 0  # relocate a connector after every N of its resource calls; 0 disables
-    token_expire_every: int = 0  # expire a connector's access tokens after every N resource calls; 0 disables
-    fault_paths: str | None = None  # regex (re.search on the path) restricting error/drop/slow faults
-    fault_seed: int = 0
-    media_max_bytes: int = 50 * 1024 * 1024  # POST /v1/media bodies above this get 413
-    webhook_validation_timeout: float = 5.0  # seconds the callback has to echo the validationToken
-    webhook_delivery_timeout: float = 5.0  # seconds per delivery attempt
-    webhook_retries: int = 6  # retries after the first failed attempt, then the webhook is disabled
-    webhook_retry_base: float = 0.2  # first retry delay in seconds; doubles each retry (real: ~2 days in total)
-    webhook_duplicate_rate: float = 0.0  # probability that a delivered event is delivered once more (same eventId)
-    cursor_lifetime: float = 0.0  # seconds a subscriber cursor stays valid (emulator clock); 0 = never expires
-    extensions: bool = False  # add the emulator's undocumented convenience fields (sentAtMs, ...) to answers
+    def validate(value: Any) -> Any:
+        try:
+            return check(value)
+        except (TypeError, OverflowError, re.error) as exc:
+            raise ValueError(str(exc)) from None
+
+    return BeforeValidator(validate)
+
+
+def _count(value: Any) -> int:
+    """A whole number >= 0 (digits in a string too; ``None`` is 0); booleans and fractions are refused."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or int(value) != float(value) or int(value) < 0:
+        raise ValueError("must be a whole number >= 0")
+    return int(value)
+
+
+def _positive_count(value: Any) -> int:
+    if isinstance(value, bool) or int(value) != float(value) or int(value) <= 0:
+        raise ValueError("must be a whole number > 0")
+    return int(value)
+
+
+def _seconds(value: Any) -> float:
+    number = float(value)
+    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
+        raise ValueError("must be a number of seconds > 0")
+    return number
+
+
+def _seconds_or_zero(value: Any) -> float:
+    number = float(value)
+    if isinstance(value, bool) or not math.isfinite(number) or number < 0:
+        raise ValueError("must be a number of seconds >= 0")
+    return number
+
+
+def _rate(value: Any) -> float:
+    number = float(value)
+    if isinstance(value, bool) or not 0.0 <= number <= 1.0:
+        raise ValueError("must be a probability between 0 and 1")
+    return number
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _statuses(value: Any) -> list[int]:
+    """A non-empty list of 5xx statuses (or the comma-separated text of one, as on the command line)."""
+    items = [s for s in value.split(",") if s.strip()] if isinstance(value, str) else list(value)
+    statuses = [int(s) for s in items]
+    if not statuses or any(not 500 <= s <= 599 for s in statuses):
+        raise ValueError("must be a non-empty list of 5xx statuses")
+    return statuses
+
+
+def _regex(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    re.compile(value)
+    return str(value)
+
+
+def _switch(group: str, help_text: str, metavar: str | None = None) -> Any:
+    """Field metadata of a switch: its command-line group, help text and metavar (see ``__main__``)."""
+    extra: dict[str, Any] = {"group": group}
+    if metavar:
+        extra["metavar"] = metavar
+    return Field(description=help_text, json_schema_extra=extra)
+
+
+Count = Annotated[int, _refusing(_count)]
+PositiveCount = Annotated[int, _refusing(_positive_count)]
+Seconds = Annotated[float, _refusing(_seconds)]
+SecondsOrZero = Annotated[float, _refusing(_seconds_or_zero)]
+Rate = Annotated[float, _refusing(_rate)]
+Flag = Annotated[bool, _refusing(_flag)]
+Phase = Literal["before", "after"]
+
+TOKENS = "tokens and throttling"
+FAULTS = "injected faults (API calls only, never /_emulator)"
+HOOKS = "webhook delivery"
+DATA = "data"
+
+
+class FaultConfig(BaseModel):
+    """Every switch of the emulator, declared once: the admin API keys (``POST /_emulator/faults``), the harness
+    keyword names and (with dashes) the command-line flags, with their defaults, checks and help."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    extensions: Annotated[
+        Flag,
+        _switch(DATA, "add undocumented convenience fields to answers (sentAtMs and actionId in action lists, ...)"),
+    ] = False
+    access_token_lifetime: Annotated[Seconds, _switch(TOKENS, "access token lifetime, seconds", "S")] = 86400.0
+    token_expire_every: Annotated[
+        Count, _switch(TOKENS, "expire a connector's access tokens after every N of its API calls (0 = never)", "N")
+    ] = 0
+    cursor_lifetime: Annotated[
+        SecondsOrZero,
+        _switch(
+            TOKENS,
+            "seconds a subscriber-list cursor stays valid on the emulator clock; older ones get 400 'Cursor expired' "
+            "(0 = cursors never expire)",
+            "S",
+        ),
+    ] = 0.0
+    throttle_limit: Annotated[Count, _switch(TOKENS, "calls per window per connector (0 = off)", "N")] = 100
+    throttle_window: Annotated[Seconds, _switch(TOKENS, "sliding throttle window, seconds", "S")] = 60.0
+    tenant_throttle_limit: Annotated[
+        Count, _switch(TOKENS, "calls per window per tenant, all connectors together (0 = off)", "N")
+    ] = 300
+    throttle_auth: Annotated[Flag, _switch(TOKENS, "count /v1/accessToken calls in the throttle windows")] = False
+    error_rate: Annotated[Rate, _switch(FAULTS, "probability (0-1) of an injected 5xx", "F")] = 0.0
+    error_statuses: Annotated[
+        list[int], _refusing(_statuses), _switch(FAULTS, "comma-separated 5xx statuses to inject", "LIST")
+    ] = [500, 502, 503]
+    drop_rate: Annotated[
+        Rate, _switch(FAULTS, "probability (0-1) that the TCP connection is reset without an answer", "F")
+    ] = 0.0
+    drop_phase: Annotated[
+        Phase, _switch(FAULTS, "drop before the call is processed, or after (the change is made, the answer lost)")
+    ] = "before"
+    slow_rate: Annotated[Rate, _switch(FAULTS, "probability (0-1) that a call is delayed", "F")] = 0.0
+    slow_seconds: Annotated[Seconds, _switch(FAULTS, "delay of a slow call, seconds", "S")] = 2.0
+    slow_phase: Annotated[
+        Phase, _switch(FAULTS, "delay before processing the call, or after processing it (before answering)")
+    ] = "before"
+    relocate_after: Annotated[
+        Count,
+        _switch(FAULTS, "move a connector to the other endpoint (308) after every N of its API calls (0 = never)", "N"),
+    ] = 0
+    fault_paths: Annotated[
+        str | None,
+        _refusing(_regex),
+        _switch(
+            FAULTS, "only paths matching this regular expression get error/drop/slow faults (default: all)", "REGEX"
+        ),
+    ] = None
+    fault_seed: Annotated[Count, _switch(FAULTS, "seed of the fault dice (runs are reproducible)", "N")] = 0
+    media_max_bytes: Annotated[
+        PositiveCount, _switch(FAULTS, "largest POST /v1/media body; bigger ones get 413", "N")
+    ] = 50 * 1024 * 1024
+    webhook_validation_timeout: Annotated[
+        Seconds, _switch(HOOKS, "seconds a callback has to echo the validationToken at registration", "S")
+    ] = 5.0
+    webhook_delivery_timeout: Annotated[Seconds, _switch(HOOKS, "seconds per delivery attempt", "S")] = 5.0
+    webhook_retries: Annotated[
+        Count, _switch(HOOKS, "retries after a failed delivery; then the webhook is disabled (active: false)", "N")
+    ] = 6
+    webhook_retry_base: Annotated[
+        Seconds,
+        _switch(HOOKS, "first retry delay in seconds, doubled at each retry (real service: ~2 days in all)", "S"),
+    ] = 0.2
+    webhook_duplicate_rate: Annotated[
+        Rate, _switch(HOOKS, "probability (0-1) that a delivered event is delivered once more (same eventId)", "F")
+    ] = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
     def merge(self, changes: dict[str, Any]) -> None:
         """Apply a partial update, validating every key and value first (all or nothing)."""
-        known = {f.name: f for f in fields(self)}
-        staged: dict[str, Any] = {}
-        for key, value in changes.items():
-            if key not in known:
+        for key in changes:
+            if key not in type(self).model_fields:
                 raise FaultConfigError(f"unknown fault setting {key!r}")
-            staged[key] = _coerce(key, value)
-        for key, value in staged.items():
-            setattr(self, key, value)
-
-
-_INT_KEYS = {
-    "throttle_limit",
-    "tenant_throttle_limit",
-    "relocate_after",
-    "token_expire_every",
-    "fault_seed",
-    "webhook_retries",
-}
-_POSITIVE_INT_KEYS = {"media_max_bytes"}
-_FLOAT_KEYS = {
-    "throttle_window",
-    "access_token_lifetime",
-    "slow_seconds",
-    "webhook_validation_timeout",
-    "webhook_delivery_timeout",
-    "webhook_retry_base",
-}
-_NON_NEGATIVE_FLOAT_KEYS = {"cursor_lifetime"}
-_RATE_KEYS = {"error_rate", "drop_rate", "slow_rate", "webhook_duplicate_rate"}
-
-
-def _coerce(key: str, value: Any) -> Any:
-    try:
-        if key in _INT_KEYS:
-            if value is None:
-                return 0
-            if isinstance(value, bool) or int(value) != float(value) or int(value) < 0:
-                raise ValueError
-            return int(value)
-        if key in _POSITIVE_INT_KEYS:
-            if isinstance(value, bool) or int(value) != float(value) or int(value) <= 0:
-                raise ValueError
-            return int(value)
-        if key in _FLOAT_KEYS:
-            v = float(value)
-            if not math.isfinite(v) or v <= 0:
-                raise ValueError
-            return v
-        if key in _NON_NEGATIVE_FLOAT_KEYS:
-            v = float(value)
-            if isinstance(value, bool) or not math.isfinite(v) or v < 0:
-                raise ValueError
-            return v
-        if key in _RATE_KEYS:
-            v = float(value)
-            if not 0.0 <= v <= 1.0:
-                raise ValueError
-            return v
-        if key in ("throttle_auth", "extensions"):
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false"):
-                    raise ValueError
-                return value.lower() == "true"
-            if not isinstance(value, bool):
-                raise ValueError
-            return value
-        if key == "error_statuses":
-            statuses = [int(s) for s in value]
-            if not statuses or any(not 500 <= s <= 599 for s in statuses):
-                raise ValueError
-            return statuses
-        if key in ("drop_phase", "slow_phase"):
-            if value not in PHASES:
-                raise ValueError
-            return value
-        if key == "fault_paths":
-            if value in (None, ""):
-                return None
-            re.compile(value)
-            return str(value)
-    except (TypeError, ValueError, re.error) as exc:
-        raise FaultConfigError(f"invalid value for {key}: {value!r}") from exc
-    raise FaultConfigError(f"unknown fault setting {key!r}")  # pragma: no cover
+        try:
+            staged = type(self).model_validate({**self.model_dump(), **changes})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = str(first["loc"][0]) if first["loc"] else "?"
+            reason = str(first.get("msg", "")).removeprefix("Value error, ")
+            raise FaultConfigError(f"invalid value for {key}: {changes.get(key)!r} ({reason})") from None
+        for key in changes:
+            setattr(self, key, getattr(staged, key))
 
 
 class SlidingWindow:
@@ -173,7 +244,7 @@ class FaultEngine:
     """Holds the fault config, the seeded RNG and the per-connector counters."""
 
     def __init__(self, config: FaultConfig) -> None:
-        self.initial = FaultConfig(**asdict(config))
+        self.initial = config.model_copy(deep=True)
         self.config = config
         self.rng = random.Random(config.fault_seed)
         self.webhook_rng = random.Random(config.fault_seed + 104729)  # duplicate deliveries
@@ -188,7 +259,7 @@ class FaultEngine:
         self._path_re = re.compile(self.config.fault_paths) if self.config.fault_paths else None
 
     def reset(self) -> None:
-        self.config = FaultConfig(**asdict(self.initial))
+        self.config = self.initial.model_copy(deep=True)
         self.rng = random.Random(self.config.fault_seed)
         self.webhook_rng = random.Random(self.config.fault_seed + 104729)
         self.connector_window.clear()

@@ -111,3 +111,31 @@ def test_the_command_line_refuses_a_broken_state_file(tmp_path: Path, capsys: py
     err = capsys.readouterr().err
     assert str(path) in err
     assert "rt.abc" not in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "reason"),
+    [
+        ("--drop-rate", "2", "between 0 and 1"),
+        ("--throttle-window", "0", "seconds > 0"),
+        ("--error-statuses", "404", "5xx"),
+        ("--fault-paths", "(", "fault_paths"),
+        ("--media-max-bytes", "-1", "> 0"),
+    ],
+)
+def test_a_bad_switch_on_the_command_line_stops_the_start_and_says_why(
+    flag: str, value: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The switches are declared once (FaultConfig); the command line is checked by the same rules as the admin API."""
+    assert main([flag, value]) == 2
+    err = capsys.readouterr().err
+    assert flag.removeprefix("--").replace("-", "_") in err
+    assert reason in err
+
+
+def test_command_line_switches_reach_the_fault_config() -> None:
+    args = build_parser().parse_args(["--error-statuses", "503", "--extensions", "true", "--drop-phase", "after"])
+    config = FaultConfig()
+    config.merge({name: getattr(args, name) for name in FaultConfig.model_fields})
+    assert (config.error_statuses, config.extensions, config.drop_phase) == ([503], True, "after")
+    assert config.throttle_limit == FaultConfig().throttle_limit
