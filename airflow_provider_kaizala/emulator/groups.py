@@ -1,38 +1,247 @@
-"""Groups (G1-G3) and sub-groups (SG1-SG4)."""
+"""Groups (G1-G3) and sub-groups (SG1-SG4), served by FastAPI.
 
-from __future__ import annotations
+Annotations are evaluated eagerly: FastAPI reads the dependencies declared inside :func:`router` from them.
+"""
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from airflow_provider_kaizala.emulator.access import (
-    caller_role,
-    get_group,
-    require_admin,
-    visible_group_ids,
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    WithJsonSchema,
+    model_validator,
 )
-from airflow_provider_kaizala.emulator.routing import Router
-from airflow_provider_kaizala.emulator.state import GROUP_TYPES, Connector, Group, State
-from airflow_provider_kaizala.emulator.wire import (
-    Reply,
-    Request,
-    bad_request,
-    not_found,
-    parse_bool,
-    parse_phone_batch,
-    require_str,
-)
+from starlette.responses import Response
+
+from airflow_provider_kaizala.emulator.access import caller_role, check_admin, visible_group, visible_group_ids
+from airflow_provider_kaizala.emulator.models import Body, LenientBool, any_case
+from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
+from airflow_provider_kaizala.emulator.state import GROUP_TYPES, Connector, Group, State, split_phones
+from airflow_provider_kaizala.emulator.wire import bad_request, json_response, not_found
 
 MAX_MEMBERS_AT_CREATION = 100
 
 
-def parse_group_type(value: Any) -> str:
-    if value is None:
-        return "Group"
-    if not isinstance(value, str) or value.lower() not in GROUP_TYPES:
-        raise bad_request("Parameter groupType must be Group or ConnectGroup")
-    return GROUP_TYPES[value.lower()]
+# -- value types ----------------------------------------------------------------------------------------
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
 
 
+#: A string with at least one non-space character.
+NonBlank = Annotated[
+    StrictStr, AfterValidator(_not_blank), WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"\S"})
+]
+
+
+def _string_or_nothing(value: Any) -> Any:
+    return value if isinstance(value, str) else ""
+
+
+#: ``groupImageUrl``: a value that is not a string is ignored (no image), as the emulator always did.
+ImageUrl = Annotated[str, BeforeValidator(_string_or_nothing), WithJsonSchema({"type": "string"})]
+
+
+def _blank_is_absent(value: Any) -> Any:
+    return None if value == "" else value
+
+
+#: A boolean query parameter; ``?name=`` and a bare ``?name`` count as absent (as the emulator always read them).
+QueryBool = Annotated[LenientBool | None, BeforeValidator(_blank_is_absent)]
+
+GroupType = any_case(*GROUP_TYPES.values())
+Phones = Annotated[
+    list[StrictStr],
+    Field(
+        max_length=MAX_MEMBERS_AT_CREATION,
+        description="phone numbers; one that is not valid is left out (G1: membersAdded false)",
+    ),
+]
+
+
+# -- request bodies -------------------------------------------------------------------------------------
+class GroupFields(Body):
+    """What G1 and SG2 bodies share: the welcome message (required, may be empty), members, type and image."""
+
+    welcome_message: Annotated[StrictStr, Field(alias="welcomeMessage")]
+    members: Phones = []
+    group_type: Annotated[GroupType, Field(alias="groupType")] = "Group"  # type: ignore[valid-type]
+    group_image_url: Annotated[ImageUrl, Field(alias="groupImageUrl")] = ""
+
+
+class NewGroup(GroupFields):
+    """G1 body: the group's name and the shared fields."""
+
+    name: NonBlank
+
+
+def _document_name_alias(schema: dict[str, Any]) -> None:
+    """SG2's schema: ``name`` is documented, and one of ``groupName`` and ``name`` is required."""
+    schema["properties"]["name"] = {
+        "type": "string",
+        "minLength": 1,
+        "pattern": r"\S",
+        "description": "alias of groupName",
+    }
+    schema["required"] = [r for r in schema.get("required", ()) if r != "groupName"]
+    schema["anyOf"] = [{"required": ["groupName"]}, {"required": ["name"]}]
+
+
+class NewSubGroup(GroupFields):
+    """SG2 body: ``groupName`` (or its alias ``name``, used when ``groupName`` is absent), the shared fields and
+    whether the caller joins it (``addUserToGroup``, default true)."""
+
+    model_config = ConfigDict(json_schema_extra=_document_name_alias)
+
+    group_name: Annotated[NonBlank, Field(alias="groupName")]
+    add_user: Annotated[LenientBool, Field(alias="addUserToGroup", description="default true")] = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_is_group_name(cls, data: Any) -> Any:
+        """``name`` stands for ``groupName`` when that is absent (any key case; ``null`` is absent)."""
+        if not isinstance(data, dict):
+            return data
+        present = {str(k).lower(): k for k, v in data.items() if v is not None}
+        if "groupname" not in present and "name" in present:
+            return {**data, "groupName": data[present["name"]]}
+        return data
+
+
+class SubGroupIds(Body):
+    """SG3 body: the existing groups to attach below the path group."""
+
+    sub_groups: Annotated[list[StrictStr], Field(alias="subGroups", min_length=1)]
+
+
+# -- answers --------------------------------------------------------------------------------------------
+Count = Annotated[int, Field(ge=0)]
+GroupTypeName = Literal["Group", "ConnectGroup"]
+
+
+class CreatedGroup(BaseModel):
+    """G1 answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    groupName: str
+    groupId: str
+    membersAdded: Annotated[bool, Field(description="true only if every number was added")]
+
+
+class _GroupFields(BaseModel):
+    """The fields every group listing carries."""
+
+    model_config = ConfigDict(extra="allow")
+
+    groupId: str
+    groupName: str
+    groupImageUrl: str
+    groupType: GroupTypeName
+    hasSubGroups: bool
+    hasParentGroups: bool
+    isMappedToTenant: bool
+    userCount: Count
+    currentLevelUserCount: Count
+
+
+class GroupSummary(_GroupFields):
+    """A G2 group: the summary fields, and the detail fields with ``showDetail=true``."""
+
+    callerRole: Literal["Admin", "Member", ""] | None = None
+    currentLevelSubGroupCount: Count | None = None
+    currentLevelParentGroupCount: Count | None = None
+    uniqueUserCount: Count | None = None
+    currentLevelUnProvisionedUserCount: Count | None = None
+    unProvisionedUserCount: Count | None = None
+    isDuplicate: bool | None = None
+    isEditable: bool | None = None
+    isDetailsReadable: bool | None = None
+    welcomeMessage: str | None = None
+
+
+class GroupDetail(_GroupFields):
+    """A group with its detail fields (G3, and G2 with ``showDetail=true``)."""
+
+    callerRole: Literal["Admin", "Member", ""]
+    currentLevelSubGroupCount: Count
+    currentLevelParentGroupCount: Count
+    uniqueUserCount: Count
+    currentLevelUnProvisionedUserCount: Count
+    unProvisionedUserCount: Count
+    isDuplicate: bool
+    isEditable: bool
+    isDetailsReadable: bool
+    welcomeMessage: str
+
+
+class GroupList(BaseModel):
+    """G2 answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    groups: list[GroupSummary]
+
+
+class OneGroup(BaseModel):
+    """G3 answer: the group in a one-element ``groups`` array."""
+
+    model_config = ConfigDict(extra="allow")
+
+    groups: Annotated[list[GroupDetail], Field(min_length=1, max_length=1)]
+
+
+class SubGroup(BaseModel):
+    """A group of an SG1 answer with its direct sub-groups (nested at every level with ``fetchAllGroups``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    groupId: str
+    groupName: str
+    groupImageUrl: str
+    hasSubGroups: bool
+    hasParentGroups: bool
+    isMappedToTenant: bool
+    groupType: GroupTypeName
+    isDuplicate: bool
+    welcomeMessage: str
+    subGroups: Annotated[
+        list["SubGroup"] | None, Field(description="direct children (below the top only with fetchAllGroups)")
+    ] = None
+
+
+class SubGroupTree(BaseModel):
+    """SG1 answer: the path group, with its sub-groups, in a one-element ``groups`` array."""
+
+    model_config = ConfigDict(extra="allow")
+
+    groups: Annotated[list[SubGroup], Field(min_length=1, max_length=1)]
+
+
+class CreatedSubGroup(BaseModel):
+    """SG2 answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    groupId: str
+    groupName: str
+
+
+class HierarchyChanged(BaseModel):
+    """SG3/SG4 answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    result: Literal[True]
+
+
+# -- what the answers are made of ------------------------------------------------------------------------
 def group_summary(state: State, group: Group) -> dict[str, Any]:
     """The fields every group listing carries."""
     return {
@@ -72,7 +281,7 @@ def group_detail(state: State, conn: Connector, group: Group) -> dict[str, Any]:
 
 def subgroup_item(state: State, group: Group, recurse: bool) -> dict[str, Any]:
     """A sub-group entry with the [S] fields; nested ``subGroups`` when ``recurse``."""
-    item = {
+    item: dict[str, Any] = {
         "groupId": group.group_id,
         "groupName": group.name,
         "groupImageUrl": group.image_url,
@@ -88,121 +297,141 @@ def subgroup_item(state: State, group: Group, recurse: bool) -> dict[str, Any]:
     return item
 
 
-def _new_group(
-    req: Request, body: dict[str, Any], name: str, parent: Group | None, add_caller: bool = True
+def new_group(
+    state: State, conn: Connector, body: GroupFields, name: str, parent: Group | None, add_caller: bool = True
 ) -> tuple[Group, bool]:
     """The new group and whether every number of ``members`` was added (invalid numbers are left out)."""
-    state = req.app.state
-    conn = req.connector
-    assert conn is not None
-    welcome = require_str(body, "welcomemessage", "welcomeMessage", allow_empty=True)
-    raw_members = body.get("members")
-    if isinstance(raw_members, list) and len(raw_members) > MAX_MEMBERS_AT_CREATION:
-        raise bad_request(f"At most {MAX_MEMBERS_AT_CREATION} members can be added when creating a group")
-    members, invalid = parse_phone_batch(raw_members, "members")
-    group_type = parse_group_type(body.get("grouptype"))
-    image = body.get("groupimageurl") or ""
-    admins = [conn.phone] if add_caller else []
+    members, invalid = split_phones(body.members)
     group = state.create_group(
         name=name,
-        group_type=group_type,
-        welcome_message=welcome,
+        group_type=body.group_type,
+        welcome_message=body.welcome_message,
         members=members,
-        admins=admins,
+        admins=[conn.phone] if add_caller else [],
         parent_id=parent.group_id if parent else None,
         tenant_id=conn.tenant_id,
-        image_url=image if isinstance(image, str) else "",
+        image_url=body.group_image_url,
     )
     return group, not invalid
 
 
-# -- G1-G3 ------------------------------------------------------------------------------------------
-def create_group(req: Request) -> Reply:
-    body = req.json()
-    name = require_str(body, "name", "name")
-    conn = req.connector
-    assert conn is not None
-    parent = get_group(req, conn.group_id) if conn.group_id else None
-    group, all_added = _new_group(req, body, name, parent)
-    return Reply({"groupName": group.name, "groupId": group.group_id, "membersAdded": all_added})
+GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
+SubGroupId = Annotated[str, Path(description="Sub-group id")]
 
 
-def list_groups(req: Request) -> Reply:
-    q = req.query
-    show = parse_bool(q.get("showdetail", q.get("showdetails")), "showDetail")
-    fetch_all = parse_bool(q.get("fetchallgroups"), "fetchAllGroups")
-    state = req.app.state
-    conn = req.connector
-    assert conn is not None
-    ids = visible_group_ids(state, conn)
-    if not fetch_all:
-        visible = set(ids)
-        ids = [gid for gid in ids if not any(p in visible for p in state.groups[gid].parents)]
-    render = (lambda g: group_detail(state, conn, g)) if show else (lambda g: group_summary(state, g))
-    return Reply({"groups": [render(state.groups[gid]) for gid in ids]})
+def router(services: Services) -> APIRouter:
+    """G1-G3 and SG1-SG4 bound to ``services``."""
+    api = APIRouter()
+    state = services.state
 
+    # Dependencies run before the body is validated: an unknown or invisible group is a 404/403 whatever the body.
+    async def visible(groupId: GroupId, conn: Caller) -> Group:
+        return visible_group(state, conn, groupId)
 
-def get_one_group(req: Request) -> Reply:
-    group = get_group(req, req.params["groupId"])
-    assert req.connector is not None
-    return Reply({"groups": [group_detail(req.app.state, req.connector, group)]})
+    async def administered(group: Annotated[Group, Depends(visible)], conn: Caller) -> Group:
+        check_admin(state, conn, group)
+        return group
 
+    # -- G1-G3 --------------------------------------------------------------------------------------------
+    @api.post(
+        "/v1/groups",
+        openapi_extra=resource("groupinfo.write"),
+        response_model=CreatedGroup,
+        responses=answers(400),
+        description="With a group token the new group is created below the token's group.",
+    )
+    async def create_group(conn: Caller, body: NewGroup) -> Response:
+        parent = visible_group(state, conn, conn.group_id) if conn.group_id else None
+        group, all_added = new_group(state, conn, body, body.name, parent)
+        return json_response({"groupName": group.name, "groupId": group.group_id, "membersAdded": all_added})
 
-# -- SG1-SG4 ----------------------------------------------------------------------------------------
-def list_subgroups(req: Request) -> Reply:
-    group = get_group(req, req.params["groupId"])
-    fetch_all = parse_bool(req.query.get("fetchallgroups"), "fetchAllGroups")
-    state = req.app.state
-    top = subgroup_item(state, group, False)
-    top["subGroups"] = [subgroup_item(state, state.groups[c], fetch_all) for c in group.children]
-    return Reply({"groups": [top]})
+    @api.get("/v1/groups", openapi_extra=resource("groupinfo.read"), response_model=GroupList, responses=answers(400))
+    async def list_groups(
+        conn: Caller,
+        show_detail: Annotated[QueryBool, Query(alias="showDetail", description="add the detail fields")] = None,
+        show_details: Annotated[QueryBool, Query(alias="showDetails", description="alias of showDetail")] = None,
+        fetch_all: Annotated[
+            QueryBool, Query(alias="fetchAllGroups", description="every visible group, not only the top ones")
+        ] = None,
+    ) -> Response:
+        show = show_detail if show_detail is not None else bool(show_details)
+        ids = visible_group_ids(state, conn)
+        if not fetch_all:
+            visible_ids = set(ids)
+            ids = [gid for gid in ids if not any(p in visible_ids for p in state.groups[gid].parents)]
+        if show:
+            groups = [group_detail(state, conn, state.groups[gid]) for gid in ids]
+        else:
+            groups = [group_summary(state, state.groups[gid]) for gid in ids]
+        return json_response({"groups": groups})
 
+    @api.get(
+        "/v1/groups/{groupId}",
+        openapi_extra=resource("groupinfo.read"),
+        response_model=OneGroup,
+        responses=answers(403, 404),
+    )
+    async def get_group(group: Annotated[Group, Depends(visible)], conn: Caller) -> Response:
+        return json_response({"groups": [group_detail(state, conn, group)]})
 
-def create_subgroup(req: Request) -> Reply:
-    parent = get_group(req, req.params["groupId"])
-    require_admin(req, parent)
-    body = req.json()
-    name = body.get("groupname", body.get("name"))
-    if not isinstance(name, str) or not name.strip():
-        raise bad_request("Parameter groupName is required and must be a string")
-    add_caller = parse_bool(body.get("addusertogroup"), "addUserToGroup", default=True)
-    group, _all_added = _new_group(req, body, name, parent, add_caller)  # SG2 documents no per-number outcome
-    return Reply({"groupId": group.group_id, "groupName": group.name})
+    # -- SG1-SG4 ------------------------------------------------------------------------------------------
+    @api.get(
+        "/v1/groups/{groupId}/subGroups",
+        openapi_extra=resource("groupinfo.read"),
+        response_model=SubGroupTree,
+        responses=answers(400, 403, 404),
+    )
+    async def list_subgroups(
+        group: Annotated[Group, Depends(visible)],
+        fetch_all: Annotated[QueryBool, Query(alias="fetchAllGroups", description="nest every level")] = None,
+    ) -> Response:
+        top = subgroup_item(state, group, False)
+        top["subGroups"] = [subgroup_item(state, state.groups[c], bool(fetch_all)) for c in group.children]
+        return json_response({"groups": [top]})
 
+    @api.post(
+        "/v1/groups/{groupId}/subGroups",
+        openapi_extra=resource("groupinfo.write"),
+        response_model=CreatedSubGroup,
+        responses=answers(400, 403, 404),
+    )
+    async def create_subgroup(
+        parent: Annotated[Group, Depends(administered)], conn: Caller, body: NewSubGroup
+    ) -> Response:
+        group, _ = new_group(state, conn, body, body.group_name, parent, body.add_user)  # SG2: no per-number outcome
+        return json_response({"groupId": group.group_id, "groupName": group.name})
 
-def attach_subgroups(req: Request) -> Reply:
-    parent = get_group(req, req.params["groupId"])
-    require_admin(req, parent)
-    ids = req.json().get("subgroups")
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-        raise bad_request("Parameter subGroups must be a non-empty array of group ids")
-    state = req.app.state
-    above = state.ancestors(parent.group_id) | {parent.group_id}
-    for gid in ids:
-        child = get_group(req, gid)
-        if gid in above:
-            raise bad_request(f"Group {gid} cannot be a sub-group of {parent.group_id} (cycle)")
-        require_admin(req, child)
-    for gid in ids:
-        state.attach(parent.group_id, gid)
-    return Reply({"result": True})
+    @api.put(
+        "/v1/groups/{groupId}/subGroups",
+        openapi_extra=resource("groupinfo.write"),
+        response_model=HierarchyChanged,
+        responses=answers(400, 403, 404),
+    )
+    async def attach_subgroups(
+        parent: Annotated[Group, Depends(administered)], conn: Caller, body: SubGroupIds
+    ) -> Response:
+        above = state.ancestors(parent.group_id) | {parent.group_id}
+        for gid in body.sub_groups:
+            child = visible_group(state, conn, gid)
+            if gid in above:
+                raise bad_request(
+                    f"Parameter subGroups: group {gid} cannot be a sub-group of {parent.group_id} (cycle)"
+                )
+            check_admin(state, conn, child)
+        for gid in body.sub_groups:
+            state.attach(parent.group_id, gid)
+        return json_response({"result": True})
 
+    @api.delete(
+        "/v1/groups/{groupId}/subGroups/{subGroupId}",
+        openapi_extra=resource("groupinfo.remove"),
+        response_model=HierarchyChanged,
+        responses=answers(403, 404),
+    )
+    async def detach_subgroup(parent: Annotated[Group, Depends(administered)], subGroupId: SubGroupId) -> Response:
+        if subGroupId not in parent.children:
+            raise not_found(f"Group {subGroupId} is not a sub-group of {parent.group_id}")
+        state.detach(parent.group_id, subGroupId)
+        return json_response({"result": True})
 
-def detach_subgroup(req: Request) -> Reply:
-    parent = get_group(req, req.params["groupId"])
-    require_admin(req, parent)
-    sub_id = req.params["subGroupId"]
-    if sub_id not in parent.children:
-        raise not_found(f"Group {sub_id} is not a sub-group of {parent.group_id}")
-    req.app.state.detach(parent.group_id, sub_id)
-    return Reply({"result": True})
-
-
-def register(router: Router) -> None:
-    router.add("POST", "/v1/groups", create_group, permission="groupinfo.write")
-    router.add("GET", "/v1/groups", list_groups, permission="groupinfo.read")
-    router.add("GET", "/v1/groups/{groupId}", get_one_group, permission="groupinfo.read")
-    router.add("GET", "/v1/groups/{groupId}/subGroups", list_subgroups, permission="groupinfo.read")
-    router.add("POST", "/v1/groups/{groupId}/subGroups", create_subgroup, permission="groupinfo.write")
-    router.add("PUT", "/v1/groups/{groupId}/subGroups", attach_subgroups, permission="groupinfo.write")
-    router.add("DELETE", "/v1/groups/{groupId}/subGroups/{subGroupId}", detach_subgroup, permission="groupinfo.remove")
+    return api

@@ -197,3 +197,95 @@ def test_member_cannot_change_hierarchy(emu):
 def test_unknown_route(client):
     assert_error(client.call("GET", "/nothing"), 404, "NotFound")
     assert_error(client.call("PATCH", "/groups"), 404, "NotFound")
+
+
+def served_by(emu, method, path):
+    """The FastAPI route that serves ``method`` ``/v1{path}`` (``None`` for a route of the old router)."""
+    matched, _ = emu.app.api.match(method, f"/v1{path}")
+    return matched.route if matched is not None else None
+
+
+def test_every_route_declares_its_answer_and_errors(emu):
+    client = make_client(emu)
+    top = emu.admin.create_group(name="Top", admins=[ADMIN], members=[OTHER])
+    loose = emu.admin.create_group(name="Loose", admins=[ADMIN])
+    calls = [
+        ("POST", "/groups", {"name": "G", "welcomeMessage": "", "members": ["+91123"]}, None, {400}),
+        ("POST", f"/groups/{top}/subGroups", {"groupName": "S", "welcomeMessage": "w"}, None, {400, 403, 404}),
+        ("PUT", f"/groups/{top}/subGroups", {"subGroups": [loose]}, None, {400, 403, 404}),
+        ("GET", "/groups", None, None, {400}),
+        ("GET", "/groups", None, {"showDetail": "true", "fetchAllGroups": "true"}, {400}),
+        ("GET", f"/groups/{top}", None, None, {403, 404}),
+        ("GET", f"/groups/{top}/subGroups", None, None, {400, 403, 404}),
+        ("GET", f"/groups/{top}/subGroups", None, {"fetchAllGroups": "true"}, {400, 403, 404}),
+        ("DELETE", f"/groups/{top}/subGroups/{loose}", None, None, {403, 404}),
+    ]
+    for method, path, body, params, errors in calls:
+        resp = client.call(method, path, json=body, params=params)
+        assert resp.status_code == 200, (method, path, resp.text)
+        route = served_by(emu, method, path)
+        assert route is not None, (method, path)
+        route.response_model.model_validate_json(resp.content, strict=True)
+        assert set(route.responses) == errors, (method, path)
+
+
+def test_a_blank_query_value_counts_as_absent(emu):
+    client = make_client(emu)
+    top = emu.admin.create_group(name="Top", admins=[ADMIN])
+    sub = emu.admin.create_group(name="Sub", admins=[ADMIN], parentId=top)
+    groups = client.call("GET", "/groups?showDetail=&fetchAllGroups").json()["groups"]
+    assert [g["groupId"] for g in groups] == [top]
+    assert set(groups[0]) == SUMMARY
+    item = client.call("GET", f"/groups/{top}/subGroups?fetchAllGroups=").json()["groups"][0]["subGroups"][0]
+    assert item["groupId"] == sub
+    assert "subGroups" not in item
+
+
+def test_show_detail_wins_over_its_alias(emu):
+    client = make_client(emu)
+    emu.admin.create_group(name="Top", admins=[ADMIN])
+    groups = client.call("GET", "/groups", params={"showDetail": "false", "showDetails": "true"}).json()["groups"]
+    assert set(groups[0]) == SUMMARY
+    groups = client.call("GET", "/groups", params={"SHOWDETAILS": "True"}).json()["groups"]
+    assert set(groups[0]) == DETAIL
+
+
+def test_sub_group_name_or_its_alias(emu):
+    client = make_client(emu)
+    top = emu.admin.create_group(name="Top", admins=[ADMIN])
+    both = {"GroupName": "Given", "name": "Alias", "welcomeMessage": ""}
+    assert client.call("POST", f"/groups/{top}/subGroups", json=both).json()["groupName"] == "Given"
+    alias = {"NAME": "Alias", "welcomeMessage": ""}
+    assert client.call("POST", f"/groups/{top}/subGroups", json=alias).json()["groupName"] == "Alias"
+
+
+def test_bad_values_are_400s_naming_the_field(emu):
+    client = make_client(emu)
+    top = emu.admin.create_group(name="Top", admins=[ADMIN])
+    sub = emu.admin.create_group(name="Sub", admins=[ADMIN], parentId=top)
+    cases = [
+        ("GET", "/groups", None, {"showDetails": "maybe"}, "showDetails"),
+        ("GET", "/groups", None, {"fetchAllGroups": "2"}, "fetchAllGroups"),
+        ("GET", f"/groups/{top}/subGroups", None, {"fetchAllGroups": "yes"}, "fetchAllGroups"),
+        ("POST", "/groups", {"name": " ", "welcomeMessage": ""}, None, "name"),
+        ("POST", "/groups", {"name": "x", "welcomeMessage": 5}, None, "welcomeMessage"),
+        ("POST", "/groups", {"name": "x", "welcomeMessage": "", "groupType": "Chat"}, None, "groupType"),
+        ("POST", f"/groups/{top}/subGroups", {"welcomeMessage": ""}, None, "groupName"),
+        ("POST", f"/groups/{top}/subGroups", {"groupName": "x"}, None, "welcomeMessage"),
+        ("POST", f"/groups/{top}/subGroups", {"name": "x", "welcomeMessage": "", "addUserToGroup": 1}, None, "addUser"),
+        ("PUT", f"/groups/{top}/subGroups", {"subGroups": []}, None, "subGroups"),
+        ("PUT", f"/groups/{top}/subGroups", {"subGroups": "x"}, None, "subGroups"),
+        ("PUT", f"/groups/{sub}/subGroups", {"subGroups": [top]}, None, "subGroups"),
+    ]
+    for method, path, body, params, field in cases:
+        error = assert_error(client.call(method, path, json=body, params=params), 400, "InvalidParameters")
+        assert field in error["message"], (method, path, body, params, error)
+
+
+def test_the_group_is_checked_before_the_body(emu):
+    client = make_client(emu)
+    theirs = emu.admin.create_group(name="Theirs", admins=[OTHER], members=[ADMIN])
+    for method in ("POST", "PUT"):
+        assert_error(client.call(method, "/groups/missing@1/subGroups", json={}), 404, "NotFound")
+        assert_error(client.call(method, f"/groups/{theirs}/subGroups", json={}), 403, "Forbidden")
+    assert_error(client.call("DELETE", f"/groups/{theirs}/subGroups/missing@1"), 403, "Forbidden")
