@@ -3,16 +3,16 @@
 Annotations are evaluated eagerly: FastAPI reads the dependencies declared inside :func:`router` from them.
 """
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import check_admin, visible_group
 from airflow_provider_kaizala.emulator.models import Body, any_case
-from airflow_provider_kaizala.emulator.services import Services, caller, resource
-from airflow_provider_kaizala.emulator.state import Connector, Group, Member, State, split_phones, user_id
+from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
+from airflow_provider_kaizala.emulator.state import Group, Member, State, split_phones, user_id
 from airflow_provider_kaizala.emulator.wire import json_response, not_found
 
 
@@ -26,6 +26,45 @@ class RoleChange(Body):
     """M4 body: the member's new role, in any case."""
 
     role: any_case("Admin", "Member")  # type: ignore[valid-type]
+
+
+#: A phone number as the API answers it (E.164).
+Phone = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", examples=["+919810000003"])]
+
+
+class MemberItem(BaseModel):
+    """A member of an M1 answer (``id`` is what M3/M4 take)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    role: Literal["Admin", "Member"]
+    mobileNumber: Phone
+    isProvisioned: bool
+
+
+class MemberList(BaseModel):
+    """M1 answer: every member of the group (no paging)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    members: list[MemberItem]
+
+
+class MembersAdded(BaseModel):
+    """M2 answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    result: Annotated[bool, Field(description="true only if every number was added")]
+
+
+class MemberChanged(BaseModel):
+    """M3/M4 answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    result: Literal[True]
 
 
 def member_json(state: State, member: Member) -> dict[str, object]:
@@ -46,7 +85,6 @@ def find_member(group: Group, member_id: str) -> Member:
 
 GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
 MemberId = Annotated[str, Path(description="Member id (as listed by M1)")]
-Caller = Annotated[Connector, Depends(caller)]
 
 
 def router(services: Services) -> APIRouter:
@@ -62,24 +100,44 @@ def router(services: Services) -> APIRouter:
         check_admin(state, conn, group)
         return group
 
-    @api.get("/v1/groups/{groupId}/members", openapi_extra=resource("groupmember.read"))
+    @api.get(
+        "/v1/groups/{groupId}/members",
+        openapi_extra=resource("groupmember.read"),
+        response_model=MemberList,
+        responses=answers(403, 404),
+    )
     async def list_members(group: Annotated[Group, Depends(visible)]) -> Response:
         return json_response({"members": [member_json(state, m) for m in group.members.values()]})
 
-    @api.put("/v1/groups/{groupId}/members", openapi_extra=resource("groupmember.write"))
+    @api.put(
+        "/v1/groups/{groupId}/members",
+        openapi_extra=resource("groupmember.write"),
+        response_model=MembersAdded,
+        responses=answers(400, 403, 404),
+    )
     async def add_members(group: Annotated[Group, Depends(administered)], body: MembersToAdd) -> Response:
         phones, invalid = split_phones(body.members)
         for phone in phones:
             group.members.setdefault(phone, Member(phone, "Member"))
         return json_response({"result": not invalid})  # "true only if all were added"; already a member counts as added
 
-    @api.delete("/v1/groups/{groupId}/members/{memberId}", openapi_extra=resource("groupmember.remove"))
+    @api.delete(
+        "/v1/groups/{groupId}/members/{memberId}",
+        openapi_extra=resource("groupmember.remove"),
+        response_model=MemberChanged,
+        responses=answers(403, 404),
+    )
     async def remove_member(group: Annotated[Group, Depends(administered)], memberId: MemberId) -> Response:
         member = find_member(group, memberId)
         del group.members[member.phone]
         return json_response({"result": True})
 
-    @api.put("/v1/groups/{groupId}/members/{memberId}", openapi_extra=resource("groupmember.write"))
+    @api.put(
+        "/v1/groups/{groupId}/members/{memberId}",
+        openapi_extra=resource("groupmember.write"),
+        response_model=MemberChanged,
+        responses=answers(400, 403, 404),
+    )
     async def change_role(
         group: Annotated[Group, Depends(administered)], memberId: MemberId, body: RoleChange
     ) -> Response:

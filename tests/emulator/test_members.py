@@ -85,3 +85,28 @@ def test_a_body_that_is_not_text_is_a_three_field_400(emu):
         "PUT", f"/groups/{gid}/members/{other_id}", data=b"\xff\xfe{", headers={"Content-Type": "application/json"}
     )
     assert assert_error(resp, 400, "InvalidParameters")["message"] == "Request body is not valid JSON"
+
+
+def served_by(emu, method, path):
+    """The FastAPI route that serves ``method`` ``/v1{path}``."""
+    matched, _ = emu.app.api.match(method, f"/v1{path}")
+    assert matched is not None, (method, path)
+    return matched.route
+
+
+def test_every_route_declares_its_answer_and_errors(emu):
+    client = make_client(emu)
+    gid = emu.admin.create_group(name="G", admins=[ADMIN], members=[OTHER], unprovisioned=[OTHER])
+    other_id = next(m["id"] for m in emu.admin.members(gid) if m["mobileNumber"] == OTHER)
+    calls = [
+        ("GET", f"/groups/{gid}/members", None, {403, 404}),
+        ("PUT", f"/groups/{gid}/members", {"members": [THIRD, "+91123"]}, {400, 403, 404}),
+        ("PUT", f"/groups/{gid}/members/{other_id}", {"role": "Admin"}, {400, 403, 404}),
+        ("DELETE", f"/groups/{gid}/members/{other_id}", None, {403, 404}),
+    ]
+    for method, path, body, errors in calls:
+        resp = client.call(method, path, json=body)
+        assert resp.status_code == 200, (method, path, resp.text)
+        route = served_by(emu, method, path)
+        route.response_model.model_validate_json(resp.content, strict=True)
+        assert set(route.responses) == errors, (method, path)
