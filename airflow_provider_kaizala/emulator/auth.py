@@ -1,66 +1,125 @@
-"""Token service, served on both endpoints: ``GET /v1/accessToken`` and the PIN login that issues a user's refresh
-token (``POST /v1/generatePin``, ``POST /v1/loginWithPinAndApplicationId``)."""
+"""Token service, served by FastAPI on both endpoints: ``GET /v1/accessToken`` and the PIN login that issues a
+user's refresh token (``POST /v1/generatePin``, ``POST /v1/loginWithPinAndApplicationId``).
 
-from __future__ import annotations
+Annotations are evaluated eagerly: FastAPI reads the parameters declared inside :func:`router` from them.
+"""
 
+import re
 import secrets
 import time
+from typing import Annotated, Any
 
-from airflow_provider_kaizala.emulator.routing import Router
-from airflow_provider_kaizala.emulator.state import ALL_PERMISSIONS, ROTATION_FRACTION, Connector
-from airflow_provider_kaizala.emulator.wire import (
-    MSG_BAD_CREDENTIALS,
-    ApiError,
-    Reply,
-    Request,
-    bad_request,
-    forbidden,
-    parse_phone,
+from fastapi import APIRouter, Header
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, WithJsonSchema
+from starlette.requests import Request
+from starlette.responses import Response
+
+from airflow_provider_kaizala.emulator.models import Body
+from airflow_provider_kaizala.emulator.services import Services, answers, auth, report_caller
+from airflow_provider_kaizala.emulator.state import (
+    ALL_PERMISSIONS,
+    ROTATION_FRACTION,
+    Connector,
+    InvalidPhone,
+    normalise_phone,
 )
+from airflow_provider_kaizala.emulator.wire import MSG_BAD_CREDENTIALS, ApiError, forbidden, json_response
 
 MSG_BAD_PIN = "Invalid or expired PIN"
+#: An E.164 number as JSON Schema can say it (the validator also checks the number plan).
+PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+_PIN_DIGITS = re.compile(r"-?[0-9]{1,18}")
+
+
+def _phone(value: Any) -> str:
+    """A valid E.164 phone number in its canonical form; anything else fails validation."""
+    try:
+        return normalise_phone(value)
+    except InvalidPhone:
+        raise ValueError("must be a valid phone number in E.164 form (+<country code><number>)") from None
+
+
+#: A phone number that must be valid (a single number, not a batch: a batch reports invalid numbers per number).
+Phone = Annotated[
+    str,
+    BeforeValidator(_phone),
+    WithJsonSchema({"type": "string", "pattern": PHONE_PATTERN, "description": "E.164 phone number"}),
+]
+
+
+def _integer(value: Any) -> Any:
+    """An integer or a string of digits as an int (no booleans, no fractions)."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _PIN_DIGITS.fullmatch(value.strip()):
+        return int(value.strip())
+    raise ValueError("must be an integer")
+
+
+#: An integer that may also come as a string of digits (any sign).
+LenientInt = Annotated[
+    int,
+    BeforeValidator(_integer),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "integer", "format": "int64"},
+                {"type": "string", "pattern": r"^\s*-?[0-9]{1,18}\s*$", "description": "digits"},
+            ]
+        }
+    ),
+]
+
+
+class PinCaller(Body):
+    """generatePin body: the connector and its user's number (``applicationSecret`` is checked when given)."""
+
+    mobileNumber: Phone
+    applicationId: Annotated[StrictStr, Field(min_length=1)]
+    applicationSecret: Annotated[
+        StrictStr | None, Field(description="not in the Swagger, sent by some clients: checked when given")
+    ] = None
+
+
+class PinLogin(PinCaller):
+    """loginWithPinAndApplicationId body: the caller and the PIN that ``generatePin`` sent."""
+
+    pin: Annotated[LenientInt, Field(description="the one-time PIN (an integer, or its digits as a string)")]
+
+
+class AccessToken(BaseModel):
+    """A1 answer: a new access token, the connector's endpoint, and a rotated refresh token when due."""
+
+    model_config = ConfigDict(extra="allow")
+
+    accessToken: Annotated[str, Field(min_length=1)]
+    endpointUrl: Annotated[str, Field(pattern="^https?://.*/$", description="base URL, no /v1")]
+    accessTokenExpiry: Annotated[int, Field(description="epoch milliseconds")]
+    refreshToken: Annotated[str, Field(description='a new refresh token, or "" when not rotated')]
+    scope: Annotated[str, Field(description="comma-separated permissions")]
+
+
+class PinSent(BaseModel):
+    """A2 answer: ``{}`` (the PIN went to the user's phone)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RefreshToken(BaseModel):
+    """A3 answer: the user's new refresh token (the connector's previous ones stop working)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    refreshToken: Annotated[str, Field(min_length=1)]
+    grantedScope: Annotated[str, Field(description="comma-separated permissions")]
+    refreshTokenExpiry: Annotated[int, Field(description="epoch milliseconds")]
+    endpointUrl: Annotated[str | None, Field(pattern="^https?://.*/$", description="base URL, no /v1")] = None
 
 
 def _unauthenticated() -> ApiError:
     return ApiError(401, MSG_BAD_CREDENTIALS, "Unauthenticated", "AuthException")
-
-
-def access_token(req: Request) -> Reply:
-    app = req.app
-    state = app.state
-    app_id = req.headers.get("applicationid", "")
-    secret = req.headers.get("applicationsecret", "")
-    refresh = req.headers.get("refreshtoken", "")
-    conn = state.connectors.get(app_id)
-    if conn is None:
-        raise _unauthenticated()
-    req.connector = conn  # the call log may name a known connector id (never a secret)
-    if not secrets.compare_digest(conn.secret.encode(), secret.encode()):
-        raise _unauthenticated()
-    now = state.clock.now()
-    rt = state.refresh_tokens.get(refresh)
-    if rt is None or rt.application_id != app_id or rt.expiry <= now:
-        raise _unauthenticated()
-    cfg = app.faults.config
-    if cfg.throttle_auth:
-        wait = app.faults.throttle(conn.application_id, conn.tenant_id, time.monotonic())
-        if wait is not None:
-            raise ApiError(
-                429, f"Too many requests. Retry after {wait} seconds", headers=[(b"retry-after", str(wait).encode())]
-            )
-    new_refresh = ""
-    if now >= rt.issued + ROTATION_FRACTION * (rt.expiry - rt.issued):
-        new_refresh = state.issue_refresh_token(app_id)
-    token, at = state.issue_access_token(app_id, cfg.access_token_lifetime)
-    return Reply(
-        {
-            "accessToken": token,
-            "endpointUrl": conn.endpoint + "/",
-            "accessTokenExpiry": int(at.expiry * 1000),
-            "refreshToken": new_refresh,
-            "scope": granted_scope(conn),
-        }
-    )
 
 
 def granted_scope(conn: Connector) -> str:
@@ -68,58 +127,111 @@ def granted_scope(conn: Connector) -> str:
     return ",".join(p for p in ALL_PERMISSIONS if p in conn.permissions)
 
 
-def _pin_caller(req: Request) -> tuple[Connector, str]:
-    """The connector and user phone of a PIN call; checks the optional ``applicationSecret`` when given."""
-    body = req.json()
-    app_id, phone = body.get("applicationid"), body.get("mobilenumber")
-    if not isinstance(app_id, str) or not app_id or not isinstance(phone, str) or not phone:
-        raise bad_request("Parameters mobileNumber and applicationId are required strings")
-    phone = parse_phone(phone)
-    conn = req.app.state.connectors.get(app_id)
-    if conn is None:
-        raise _unauthenticated()
-    req.connector = conn
-    secret = body.get("applicationsecret")  # sent by some clients, not in the Swagger: checked when present
-    if secret is not None and not (
-        isinstance(secret, str) and secrets.compare_digest(conn.secret.encode(), secret.encode())
-    ):
-        raise _unauthenticated()
-    if phone != conn.phone:
-        raise forbidden("The mobile number is not the user of this connector")
-    return conn, phone
+#: A1's own answers: bad credentials, and 429 when the throttle_auth switch throttles the token service too.
+TOKEN_ANSWERS = {**answers(401), 429: {"description": "Too many requests (only with the throttle_auth switch)"}}
+
+CredentialHeader = Annotated[str, Header(description="a connector credential (missing: 401, as when wrong)")]
 
 
-def generate_pin(req: Request) -> Reply:
-    """Send a one-time PIN to the user's phone (the emulator's SMS inbox is ``GET /_emulator/pins``)."""
-    conn, phone = _pin_caller(req)
-    req.app.state.send_pin(conn.application_id, phone)
-    return Reply({})
+def router(services: Services) -> APIRouter:
+    """A1-A3 bound to ``services``."""
+    api = APIRouter()
+    state = services.state
+    faults = services.faults
 
+    def pin_caller(request: Request, body: PinCaller) -> Connector:
+        """The connector of a PIN call, once it is known to be the connector of ``body.mobileNumber``'s user."""
+        conn = state.connectors.get(body.applicationId)
+        if conn is None:
+            raise _unauthenticated()
+        report_caller(request, conn)
+        if body.applicationSecret is not None and not secrets.compare_digest(
+            conn.secret.encode(), body.applicationSecret.encode()
+        ):
+            raise _unauthenticated()
+        if body.mobileNumber != conn.phone:
+            raise forbidden("The mobile number is not the user of this connector")
+        return conn
 
-def login_with_pin(req: Request) -> Reply:
-    """Exchange a PIN for a new refresh token; the connector's previous refresh tokens stop working."""
-    body = req.json()
-    pin = body.get("pin")
-    if isinstance(pin, str) and pin.strip().isdigit():
-        pin = int(pin.strip())
-    if isinstance(pin, bool) or not isinstance(pin, int):
-        raise bad_request("Parameter pin is required and must be an integer")
-    conn, phone = _pin_caller(req)
-    state = req.app.state
-    if not state.use_pin(conn.application_id, phone, pin):
-        raise ApiError(401, MSG_BAD_PIN, "Unauthenticated", "AuthException")
-    token = state.issue_refresh_token(conn.application_id, replace=True)
-    return Reply(
-        {
-            "refreshToken": token,
-            "grantedScope": granted_scope(conn),
-            "refreshTokenExpiry": int(state.refresh_tokens[token].expiry * 1000),
-            "endpointUrl": conn.endpoint + "/",
-        }
+    @api.get(
+        "/v1/accessToken",
+        openapi_extra=auth(),
+        response_model=AccessToken,
+        responses=TOKEN_ANSWERS,
+        summary="A1 Get an access token",
     )
+    async def get_access_token(
+        request: Request,
+        applicationId: CredentialHeader = "",
+        applicationSecret: CredentialHeader = "",
+        refreshToken: CredentialHeader = "",
+    ) -> Response:
+        conn = state.connectors.get(applicationId)
+        if conn is None:
+            raise _unauthenticated()
+        report_caller(request, conn)  # the call log may name a known connector id (never a secret)
+        if not secrets.compare_digest(conn.secret.encode(), applicationSecret.encode()):
+            raise _unauthenticated()
+        now = state.clock.now()
+        rt = state.refresh_tokens.get(refreshToken)
+        if rt is None or rt.application_id != applicationId or rt.expiry <= now:
+            raise _unauthenticated()
+        cfg = faults.config
+        if cfg.throttle_auth:
+            wait = faults.throttle(conn.application_id, conn.tenant_id, time.monotonic())
+            if wait is not None:
+                raise ApiError(
+                    429,
+                    f"Too many requests. Retry after {wait} seconds",
+                    headers=[(b"retry-after", str(wait).encode())],
+                )
+        new_refresh = ""
+        if now >= rt.issued + ROTATION_FRACTION * (rt.expiry - rt.issued):
+            new_refresh = state.issue_refresh_token(applicationId)
+        token, at = state.issue_access_token(applicationId, cfg.access_token_lifetime)
+        return json_response(
+            {
+                "accessToken": token,
+                "endpointUrl": conn.endpoint + "/",
+                "accessTokenExpiry": int(at.expiry * 1000),
+                "refreshToken": new_refresh,
+                "scope": granted_scope(conn),
+            }
+        )
 
+    @api.post(
+        "/v1/generatePin",
+        openapi_extra=auth(),
+        response_model=PinSent,
+        responses=answers(400, 401, 403),
+        summary="A2 Send a one-time PIN to the connector's user",
+        description="The emulator's SMS inbox is GET /_emulator/pins. 403: not the connector's user.",
+    )
+    async def generate_pin(request: Request, body: PinCaller) -> Response:
+        conn = pin_caller(request, body)
+        state.send_pin(conn.application_id, body.mobileNumber)
+        return json_response({})
 
-def register(router: Router) -> None:
-    router.add("GET", "/v1/accessToken", access_token, kind="auth")
-    router.add("POST", "/v1/generatePin", generate_pin, kind="auth")
-    router.add("POST", "/v1/loginWithPinAndApplicationId", login_with_pin, kind="auth")
+    @api.post(
+        "/v1/loginWithPinAndApplicationId",
+        openapi_extra=auth(),
+        response_model=RefreshToken,
+        responses=answers(400, 401, 403),
+        summary="A3 Exchange the PIN for a new refresh token",
+        description="The connector's previous refresh tokens stop working. 401: wrong or expired PIN.",
+    )
+    async def login_with_pin(request: Request, body: PinLogin) -> Response:
+        conn = pin_caller(request, body)
+        if not state.use_pin(conn.application_id, body.mobileNumber, body.pin):
+            raise ApiError(401, MSG_BAD_PIN, "Unauthenticated", "AuthException")
+        token = state.issue_refresh_token(conn.application_id, replace=True)
+        return json_response(
+            {
+                "refreshToken": token,
+                "grantedScope": granted_scope(conn),
+                "refreshTokenExpiry": int(state.refresh_tokens[token].expiry * 1000),
+                "endpointUrl": conn.endpoint + "/",
+            }
+        )
+
+    return api

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 
+import pytest
+import requests
+
 from tests.emulator.conftest import ADMIN, assert_error, get_token, make_client
 
 
@@ -106,3 +109,56 @@ def test_permissions(emu):
     body = assert_error(resp, 403, "Forbidden")
     assert "groupinfo.write" in body["message"]
     assert get_token(emu.url, client.app).json()["scope"] == "groupinfo.read"
+
+
+def test_credential_headers_match_in_any_case_and_missing_ones_are_bad_credentials(emu):
+    app = emu.admin.create_connector(phone=ADMIN)
+    headers = {
+        "APPLICATIONID": app["applicationId"],
+        "applicationsecret": app["applicationSecret"],
+        "RefreshToken": app["refreshToken"],
+    }
+    assert requests.get(f"{emu.url}/v1/accessToken", headers=headers, timeout=30).status_code == 200
+    for missing in headers:
+        partial = {k: v for k, v in headers.items() if k != missing}
+        resp = requests.get(f"{emu.url}/v1/accessToken", headers=partial, timeout=30)
+        assert_error(resp, 401, "Unauthenticated")
+    calls = emu.admin.calls()
+    app_id = app["applicationId"]
+    assert [c["applicationId"] for c in calls] == [app_id, None, app_id, app_id]  # the id once it names a connector
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "mobileNumber"),
+        ({"mobileNumber": ADMIN}, "applicationId"),
+        ({"mobileNumber": "+1", "applicationId": "a@2"}, "mobileNumber"),
+        ({"mobileNumber": 919810000001, "applicationId": "a@2"}, "mobileNumber"),
+        ({"mobileNumber": ADMIN, "applicationId": ""}, "applicationId"),
+    ],
+)
+def test_pin_bodies_name_the_wrong_field(emu, body, field):
+    resp = requests.post(f"{emu.url}/v1/generatePin", json=body, timeout=30)
+    assert assert_error(resp, 400, "InvalidParameters")["message"].startswith(f"Parameter {field}: ")
+
+
+@pytest.mark.parametrize("pin", [True, 12.5, "12a", "\u00b2", "\u0661\u0662\u0663\u0664", [1234]])
+def test_a_pin_that_is_not_an_integer_is_a_400(emu, pin):
+    """``pin`` is an integer (Swagger ``"type": "integer"``) or its ASCII digits; a Unicode digit such as "²" or
+    "١٢٣٤" is refused with a 400 naming the field (it used to pass a digit check and fail int() with a 500)."""
+    app = emu.admin.create_connector(phone=ADMIN)
+    auth = {"mobileNumber": ADMIN, "applicationId": app["applicationId"]}
+    assert requests.post(f"{emu.url}/v1/generatePin", json=auth, timeout=30).status_code == 200
+    resp = requests.post(f"{emu.url}/v1/loginWithPinAndApplicationId", json={**auth, "pin": pin}, timeout=30)
+    assert assert_error(resp, 400, "InvalidParameters")["message"] == "Parameter pin: must be an integer"
+
+
+def test_a_pin_may_come_as_a_digit_string_in_any_key_case(emu):
+    app = emu.admin.create_connector(phone=ADMIN)
+    auth = {"MOBILENUMBER": ADMIN, "applicationid": app["applicationId"]}
+    assert requests.post(f"{emu.url}/v1/generatePin", json=auth, timeout=30).status_code == 200
+    pin = emu.admin.pin(ADMIN, app["applicationId"])
+    resp = requests.post(f"{emu.url}/v1/loginWithPinAndApplicationId", json={**auth, "Pin": f" {pin} "}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    assert get_token(emu.url, app, resp.json()["refreshToken"]).status_code == 200
