@@ -1,11 +1,14 @@
-"""Media upload (MD1 ``POST /v1/media``, MD2 ``POST /v1/media/url``).
+"""Media upload (MD1 ``POST /v1/media``, MD2 ``POST /v1/media/url``) and the admin view of the uploads
+(``/_emulator/media``), served by FastAPI.
 
-The multipart body is split with a small exact parser (boundary split; part headers parsed by the stdlib
-``email`` header parser), so no third-party multipart package is needed and file bytes are never altered.
-Only metadata (name, size, type, sha256, image size) is stored; the bytes are dropped.
+The multipart body is parsed by Starlette's form parser (python-multipart), which never alters file bytes. The
+service takes file parts under any part name (``files`` in the docs, ``FileName`` in the Swagger, several parts for
+an album), so the handler reads the whole form instead of declaring one named ``File()`` parameter; the body's
+OpenAPI description is declared on the route. Only metadata (name, size, type, sha256, image size) is stored; the
+bytes are dropped.
+
+Annotations are evaluated eagerly: FastAPI reads the dependencies declared inside :func:`router` from them.
 """
-
-from __future__ import annotations
 
 import base64
 import hashlib
@@ -14,12 +17,21 @@ import math
 import struct
 from email.parser import BytesHeaderParser
 from email.policy import HTTP
-from typing import Any
+from typing import Annotated, Any, Protocol
 from urllib.parse import urlsplit
 
-from airflow_provider_kaizala.emulator.routing import Router
-from airflow_provider_kaizala.emulator.state import MediaFile, MediaResource
-from airflow_provider_kaizala.emulator.wire import ApiError, Reply, Request, bad_request, not_found
+from fastapi import APIRouter, Path
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from airflow_provider_kaizala.emulator.models import Body
+from airflow_provider_kaizala.emulator.services import Caller, Services, admin, answers, resource
+from airflow_provider_kaizala.emulator.state import Connector, MediaFile, MediaResource, State
+from airflow_provider_kaizala.emulator.wire import ApiError, bad_request, json_response, not_found
 
 #: extension -> (action type, accepted part Content-Types)
 EXTENSIONS: dict[str, tuple[str, frozenset[str]]] = {
@@ -41,6 +53,8 @@ EXTENSIONS: dict[str, tuple[str, frozenset[str]]] = {
 #: ``ActionType`` codes inside the mediaResource blob (Album is an image resource with several files).
 ACTION_TYPE_CODES = {"Image": 3, "Album": 3, "Audio": 5, "Document": 6, "Video": 10}
 MEDIA_TYPES = ("Image", "Album", "Audio", "Document", "Video")
+#: Content-Types a file part may carry (each must also match the file name's extension, else 415).
+PART_TYPES = sorted({t for _, accepted in EXTENSIONS.values() for t in accepted})
 CDN = "https://cdn.kascore.osi.office.net"
 #: Placeholder ``Thumbnail`` of image resources (base64 of a JPEG header; opaque to clients, like the real one).
 _THUMB = (
@@ -51,8 +65,61 @@ _header_parser = BytesHeaderParser(policy=HTTP)
 
 
 class UnsupportedMedia(ApiError):
+    """415: the body, or one of its file parts, is not of a media type the service takes."""
+
     def __init__(self, message: str) -> None:
         super().__init__(415, message)
+
+
+def _http_url(url: str) -> str:
+    """``url`` when it is an http(s) URL whose host can be read."""
+    if not url.lower().startswith(("http://", "https://")):
+        raise ValueError("must be an http(s) URL")
+    try:
+        _ = urlsplit(url).hostname  # raises on a malformed host (an unclosed IPv6 bracket...)
+    except ValueError:
+        raise ValueError("is not a valid URL") from None
+    return url
+
+
+class MediaByUrl(Body):
+    """MD2 body: the http(s) URL of the media (the file name at the end of its path gives the kind)."""
+
+    media_url: Annotated[
+        StrictStr,
+        AfterValidator(_http_url),
+        Field(alias="mediaUrl", json_schema_extra={"format": "uri"}),
+    ]
+
+
+class MediaResourceAnswer(BaseModel):
+    """MD1/MD2 answer: the opaque ``mediaResource`` to send in an action."""
+
+    model_config = ConfigDict(extra="allow")
+
+    mediaResource: Annotated[str, Field(min_length=1)]
+
+
+#: The MD1 body (multipart/form-data, any part name; a part with a filename is a file).
+UPLOAD_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["files"],
+                "properties": {
+                    "files": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "any part name; a part with a filename is a file",
+                    }
+                },
+            },
+            "encoding": {"files": {"contentType": ", ".join(PART_TYPES)}},
+        }
+    },
+}
 
 
 def is_media_path(path: str) -> bool:
@@ -60,44 +127,21 @@ def is_media_path(path: str) -> bool:
     return path.rstrip("/").lower() in ("/v1/media", "/v1/media/url")
 
 
-def _boundary(content_type: str) -> bytes:
+def _check_form_type(content_type: str | None) -> None:
+    """415 unless the body is multipart/form-data; 400 when it has no boundary."""
+    if not content_type:
+        raise UnsupportedMedia("Content-Type multipart/form-data is required")
     headers = _header_parser.parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n")
     if headers.get_content_type() != "multipart/form-data":
         raise UnsupportedMedia("Content-Type must be multipart/form-data")
     boundary = headers.get_param("boundary")
     if not isinstance(boundary, str) or not boundary:
         raise bad_request("multipart/form-data body without a boundary")
-    return boundary.encode("latin-1")
 
 
-def parse_multipart(content_type: str, body: bytes) -> list[tuple[str | None, str | None, str | None, bytes]]:
-    """``[(part name, filename, part Content-Type or None, bytes)]`` of a multipart/form-data body."""
-    delimiter = b"--" + _boundary(content_type)
-    pieces = body.split(delimiter)
-    if len(pieces) < 3 or not pieces[-1].startswith(b"--"):
-        raise bad_request("Malformed multipart/form-data body")
-    parts = []
-    for piece in pieces[1:-1]:
-        if piece.startswith(b"\r\n"):
-            piece = piece[2:]
-        if piece.endswith(b"\r\n"):
-            piece = piece[:-2]
-        head, sep, data = piece.partition(b"\r\n\r\n")
-        if not sep:
-            raise bad_request("Malformed multipart/form-data part (no header end)")
-        headers = _header_parser.parsebytes(head + b"\r\n\r\n")
-        name = headers.get_param("name", header="content-disposition")
-        filename = headers.get_filename()
-        ctype = headers.get("content-type")
-        parts.append(
-            (
-                name if isinstance(name, str) else None,
-                filename,
-                headers.get_content_type() if ctype else None,
-                data,
-            )
-        )
-    return parts
+def _media_type(raw: str) -> str:
+    """A part's ``Content-Type`` without parameters, lower-cased (``Image/PNG; q=1`` -> ``image/png``)."""
+    return raw.split(";", 1)[0].strip().lower()
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:
@@ -143,116 +187,144 @@ def encode_resource(action_type: str, files: list[MediaFile]) -> str:
     return base64.b64encode(json.dumps(blob, separators=(",", ":")).encode()).decode()
 
 
-def upload(req: Request) -> Reply:
-    ctype = req.headers.get("content-type")
-    if not ctype:
-        raise UnsupportedMedia("Content-Type multipart/form-data is required")
-    parts = parse_multipart(ctype, req.raw_body)
-    state = req.app.state
-    files: list[MediaFile] = []
-    kinds: set[str] = set()
-    for _name, filename, part_type, data in parts:
-        if filename is None:
-            continue  # a plain form field, not a file
-        if part_type is None:
-            raise UnsupportedMedia(f"File part {filename!r} has no Content-Type")
-        ext = _extension(filename)
-        known = EXTENSIONS.get(ext)
-        if known is None:
-            raise UnsupportedMedia(f"Unsupported file type {ext or '(none)'} of {filename!r}")
-        kind, accepted = known
-        if part_type not in accepted:
-            raise UnsupportedMedia(f"Content-Type {part_type} does not match the extension of {filename!r}")
-        kinds.add(kind)
-        file_id = state.new_guid()
-        digest = hashlib.sha256(data).hexdigest()
-        size = image_size(data) if kind == "Image" else None
-        files.append(
-            MediaFile(
-                file_id=file_id,
-                name=filename,
-                size=len(data),
-                content_type=part_type,
-                url=f"{CDN}/{digest[:32]}{ext}?sv=2017-04-17&sr=b&sp=r&sig={file_id.replace('-', '')[:24]}",
-                sha256=digest,
-                width=size[0] if size else (640 if kind == "Image" else None),
-                height=size[1] if size else (640 if kind == "Image" else None),
-            )
-        )
-    if not files:
-        raise bad_request("No file part in the multipart body")
-    if len(kinds) > 1:
-        raise bad_request("All files of one upload must be of the same kind (images, audio, documents or videos)")
-    kind = kinds.pop()
-    if len(files) > 1:
-        if kind != "Image":
-            raise bad_request("Only images can be uploaded together (an Album)")
-        kind = "Album"
-    return Reply({"mediaResource": _store(req, kind, files, None)})
-
-
-def _store(req: Request, kind: str, files: list[MediaFile], source_url: str | None) -> str:
-    state = req.app.state
-    resource = encode_resource(kind, files)
-    assert req.connector is not None
-    state.media[resource] = MediaResource(
-        resource, kind, files, req.connector.application_id, state.clock.now(), source_url
-    )
-    return resource
-
-
-def upload_url(req: Request) -> Reply:
-    url = req.json().get("mediaurl")
-    if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
-        raise bad_request("Parameter mediaUrl is required and must be an http(s) URL")
-    try:
-        parts = urlsplit(url)
-        path, _host = parts.path, parts.hostname
-    except ValueError:
-        raise bad_request("Parameter mediaUrl is not a valid URL") from None
-    name = path.rsplit("/", 1)[-1] or "media"
-    known = EXTENSIONS.get(_extension(name))
+def _uploaded_file(state: State, filename: str, raw_type: str | None, data: bytes) -> tuple[str, MediaFile]:
+    """(kind, stored file) of one file part; 415 when its Content-Type is missing, unknown or not its extension's."""
+    if not raw_type:
+        raise UnsupportedMedia(f"File part {filename!r} has no Content-Type")
+    part_type = _media_type(raw_type)
+    ext = _extension(filename)
+    known = EXTENSIONS.get(ext)
     if known is None:
-        raise UnsupportedMedia(f"Unsupported file type of {url!r}")
+        raise UnsupportedMedia(f"Unsupported file type {ext or '(none)'} of {filename!r}")
     kind, accepted = known
-    state = req.app.state
-    size = (640, 640) if kind == "Image" else None
-    media_file = MediaFile(
-        state.new_guid(),
-        name,
-        0,
-        sorted(accepted)[0],
-        url,
-        width=size[0] if size else None,
-        height=size[1] if size else None,
+    if part_type not in accepted:
+        raise UnsupportedMedia(f"Content-Type {part_type} does not match the extension of {filename!r}")
+    file_id = state.new_guid()
+    digest = hashlib.sha256(data).hexdigest()
+    size = image_size(data) if kind == "Image" else None
+    return kind, MediaFile(
+        file_id=file_id,
+        name=filename,
+        size=len(data),
+        content_type=part_type,
+        url=f"{CDN}/{digest[:32]}{ext}?sv=2017-04-17&sr=b&sp=r&sig={file_id.replace('-', '')[:24]}",
+        sha256=digest,
+        width=size[0] if size else (640 if kind == "Image" else None),
+        height=size[1] if size else (640 if kind == "Image" else None),
     )
-    return Reply({"mediaResource": _store(req, kind, [media_file], url)})
 
 
-def lookup(req: Request, resource: Any, name: str) -> MediaResource:
-    """The stored media of a ``mediaResource`` string issued by this emulator (400 otherwise)."""
-    if not isinstance(resource, str) or not resource:
+def _store(state: State, conn: Connector, kind: str, files: list[MediaFile], source_url: str | None) -> str:
+    resource_id = encode_resource(kind, files)
+    state.media[resource_id] = MediaResource(
+        resource_id, kind, files, conn.application_id, state.clock.now(), source_url
+    )
+    return resource_id
+
+
+def find_media(state: State, resource_id: Any, name: str) -> MediaResource:
+    """The stored media of a ``mediaResource`` string issued by this emulator (400 naming ``name`` otherwise)."""
+    if not isinstance(resource_id, str) or not resource_id:
         raise bad_request(f"Parameter {name} is required and must be a mediaResource string")
-    found = req.app.state.media.get(resource)
+    found = state.media.get(resource_id)
     if found is None:
         raise bad_request(f"Parameter {name} is not a mediaResource issued by this service")
     return found
 
 
-# -- admin -------------------------------------------------------------------------------------------
-def admin_media(req: Request) -> Reply:
-    return Reply({"media": [m.to_json() for m in req.app.state.media.values()]})
+class _App(Protocol):
+    state: State
 
 
-def admin_media_one(req: Request) -> Reply:
-    for m in req.app.state.media.values():
-        if any(f.file_id == req.params["fileId"] for f in m.files):
-            return Reply(m.to_json())
-    raise not_found(f"Media file {req.params['fileId']} not found")
+class _LegacyRequest(Protocol):
+    """What :func:`lookup` needs of a handler of the not yet migrated router (its app's state)."""
+
+    @property
+    def app(self) -> _App: ...
 
 
-def register(router: Router) -> None:
-    router.add("POST", "/v1/media", upload, permission="media.read", body="multipart")
-    router.add("POST", "/v1/media/url", upload_url, permission="media.read")
-    router.add("GET", "/_emulator/media", admin_media, kind="admin")
-    router.add("GET", "/_emulator/media/{fileId}", admin_media_one, kind="admin")
+def lookup(source: State | _LegacyRequest, resource_id: Any, name: str) -> MediaResource:
+    """:func:`find_media` in the state, or in the app state of a not yet migrated handler's request."""
+    return find_media(source if isinstance(source, State) else source.app.state, resource_id, name)
+
+
+def router(services: Services) -> APIRouter:
+    """MD1, MD2 and the admin media view, bound to ``services``."""
+    api = APIRouter()
+    state = services.state
+
+    @api.post(
+        "/v1/media",
+        openapi_extra={**resource("media.read", body="multipart"), "requestBody": UPLOAD_BODY},
+        response_model=MediaResourceAnswer,
+        responses=answers(400, 415),
+        description="Several images make an Album; other kinds one file per upload.",
+    )
+    async def upload_media(request: Request, conn: Caller) -> Response:
+        _check_form_type(request.headers.get("content-type"))
+        try:
+            form = await request.form(max_files=math.inf, max_fields=math.inf)
+        except (HTTPException, MultiPartException) as exc:
+            detail = exc.detail if isinstance(exc, HTTPException) else exc.message
+            raise bad_request(f"Malformed multipart/form-data body: {detail}") from None
+        except (KeyError, ValueError):  # python-multipart's parse errors are ValueErrors
+            raise bad_request("Malformed multipart/form-data body") from None
+        try:
+            files: list[MediaFile] = []
+            kinds: set[str] = set()
+            for _name, value in form.multi_items():
+                if not isinstance(value, UploadFile) or value.filename is None:
+                    continue  # a plain form field, not a file
+                kind, media_file = _uploaded_file(state, value.filename, value.content_type, await value.read())
+                kinds.add(kind)
+                files.append(media_file)
+        finally:
+            await form.close()
+        if not files:
+            raise bad_request("No file part in the multipart body")
+        if len(kinds) > 1:
+            raise bad_request("All files of one upload must be of the same kind (images, audio, documents or videos)")
+        kind = kinds.pop()
+        if len(files) > 1:
+            if kind != "Image":
+                raise bad_request("Only images can be uploaded together (an Album)")
+            kind = "Album"
+        return json_response({"mediaResource": _store(state, conn, kind, files, None)})
+
+    @api.post(
+        "/v1/media/url",
+        openapi_extra=resource("media.read"),
+        response_model=MediaResourceAnswer,
+        responses=answers(400, 415),
+    )
+    async def upload_media_url(body: MediaByUrl, conn: Caller) -> Response:
+        url = body.media_url
+        name = urlsplit(url).path.rsplit("/", 1)[-1] or "media"
+        known = EXTENSIONS.get(_extension(name))
+        if known is None:
+            raise UnsupportedMedia(f"Unsupported file type of {url!r}")
+        kind, accepted = known
+        size = (640, 640) if kind == "Image" else None
+        media_file = MediaFile(
+            state.new_guid(),
+            name,
+            0,
+            sorted(accepted)[0],
+            url,
+            width=size[0] if size else None,
+            height=size[1] if size else None,
+        )
+        return json_response({"mediaResource": _store(state, conn, kind, [media_file], url)})
+
+    @api.get("/_emulator/media", openapi_extra=admin(), include_in_schema=False)
+    async def admin_media() -> Response:
+        return json_response({"media": [m.to_json() for m in state.media.values()]})
+
+    @api.get("/_emulator/media/{fileId}", openapi_extra=admin(), include_in_schema=False)
+    async def admin_media_file(fileId: Annotated[str, Path(description="File id (as listed)")]) -> Response:
+        for m in state.media.values():
+            if any(f.file_id == fileId for f in m.files):
+                return json_response(m.to_json())
+        raise not_found(f"Media file {fileId} not found")
+
+    return api

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import struct
 
 import pytest
+import requests
 
+from airflow_provider_kaizala.emulator.services import RouteRules, route_rules
 from tests.emulator.conftest import ADMIN, assert_error, make_client
 
 
@@ -135,4 +138,98 @@ def test_media_permission_auth_and_faults(emu):
     emu.admin.faults(error_rate=1.0, fault_paths="^/v1/media")
     assert ok.call("POST", "/media", files=files).status_code in (500, 502, 503)
     assert emu.admin.calls()[-1]["fault"] == "error"
+    assert emu.admin.media() == []
+
+
+def served_by(emu, method, path):
+    """The FastAPI route that serves ``method`` ``path`` (``None`` for a route of the old router)."""
+    matched, _ = emu.app.api.match(method, path)
+    return matched.route if matched is not None else None
+
+
+def test_media_routes_declare_their_rules_answer_and_errors(emu):
+    client = make_client(emu)
+    calls = [
+        ("/v1/media", {"files": {"files": ("a.png", png(), "image/png")}}, "multipart"),
+        ("/v1/media/url", {"json": {"mediaUrl": "https://example.com/a.png"}}, "json"),
+    ]
+    for path, kw, body in calls:
+        resp = client.call("POST", path.removeprefix("/v1"), **kw)
+        assert resp.status_code == 200, resp.text
+        route = served_by(emu, "POST", path)
+        assert route is not None, path
+        assert route_rules(route.openapi_extra) == RouteRules("resource", "media.read", body)
+        route.response_model.model_validate_json(resp.content, strict=True)
+        assert set(route.responses) == {400, 415}, path
+    upload = served_by(emu, "POST", "/v1/media").openapi_extra["requestBody"]["content"]["multipart/form-data"]
+    assert "image/png" in upload["encoding"]["files"]["contentType"]
+    for path in ("/_emulator/media", "/_emulator/media/x"):
+        route = served_by(emu, "GET", path)
+        assert route is not None, path
+        assert route_rules(route.openapi_extra).kind == "admin"
+        assert route.include_in_schema is False
+
+
+def multipart(*parts: bytes, boundary: bytes = b"b0undary") -> bytes:
+    return b"".join(b"--" + boundary + b"\r\n" + p + b"\r\n" for p in parts) + b"--" + boundary + b"--\r\n"
+
+
+def file_part(
+    data: bytes, *, disposition: bytes = b'form-data; name="files"; filename="a.pdf"', ctype=b"application/pdf"
+):
+    return b"Content-Disposition: " + disposition + b"\r\nContent-Type: " + ctype + b"\r\n\r\n" + data
+
+
+def test_file_bytes_names_and_part_types_are_kept_exactly(emu):
+    client = make_client(emu)
+    # CRLFs, a boundary prefix on its own line and the boundary not at a line start (RFC 2046: not a delimiter)
+    tricky = b"\r\n--b0undar\r\n\r\nx--b0undary\x00\xff\r\n"
+    body = multipart(
+        b'Content-Disposition: form-data; name="note"\r\n\r\nnot a file',  # a plain field is ignored
+        file_part(tricky, ctype=b"Application/PDF; x=1"),
+    )
+    resp = client.call("POST", "/media", data=body, headers={"Content-Type": "multipart/form-data; boundary=b0undary"})
+    assert resp.status_code == 200, resp.text
+    [stored] = emu.admin.media()
+    [f] = stored["files"]
+    assert (f["name"], f["size"], f["contentType"]) == ("a.pdf", len(tricky), "application/pdf")
+    assert f["sha256"] == hashlib.sha256(tricky).hexdigest()
+    resp = client.call("POST", "/media", files={"files": ("фото 1.png", png(), "image/png")})
+    assert resp.status_code == 200, resp.text
+    assert blob(resp.json()["mediaResource"])["Files"][0]["Name"] == "фото 1.png"
+
+
+def test_the_admin_view_of_one_file(emu):
+    client = make_client(emu)
+    resource = client.call("POST", "/media", files={"files": ("a.png", png(), "image/png")}).json()["mediaResource"]
+    [stored] = emu.admin.media()
+    file_id = stored["files"][0]["id"]
+    resp = requests.get(f"{emu.url}/_emulator/media/{file_id}", timeout=10)
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == stored
+    assert resp.json()["mediaResource"] == resource
+    assert_error(requests.get(f"{emu.url}/_emulator/media/nope", timeout=10), 404, "NotFound")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        ("multipart/form-data", multipart(file_part(b"x")), 400),  # no boundary
+        ("multipart/form-data; boundary=b0undary", b"not multipart at all", 400),
+        ("multipart/form-data; boundary=b0undary", multipart(file_part(b"x")).replace(b"\r\n", b"\n"), 400),
+        ("multipart/form-data; boundary=b0undary", b"", 400),
+        # RFC 7578 4.2: every part has a name (any name is taken; a part without one is refused)
+        (
+            "multipart/form-data; boundary=b0undary",
+            multipart(file_part(b"x", disposition=b'form-data; filename="a.pdf"')),
+            400,
+        ),
+        ("application/x-www-form-urlencoded", b"files=x", 415),
+        ("text/plain", multipart(file_part(b"x")), 415),
+    ],
+)
+def test_malformed_or_non_multipart_bodies(emu, content_type, body, status):
+    client = make_client(emu)
+    resp = client.call("POST", "/media", data=body, headers={"Content-Type": content_type})
+    assert_error(resp, status, "InvalidParameters" if status == 400 else "UnsupportedMediaType")
     assert emu.admin.media() == []
