@@ -3,16 +3,16 @@
 Annotations are evaluated eagerly: FastAPI reads the dependencies declared inside :func:`router` from them.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import check_admin, check_member, visible_group
 from airflow_provider_kaizala.emulator.models import Body, LenientBool
-from airflow_provider_kaizala.emulator.services import Services, caller, resource
-from airflow_provider_kaizala.emulator.state import Connector, Group, Message, phone_int, split_phones, user_id
+from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
+from airflow_provider_kaizala.emulator.state import Group, Message, phone_int, split_phones, user_id
 from airflow_provider_kaizala.emulator.wire import REASON_INVALID_PHONE, bad_request, json_response
 
 MAX_MESSAGE = 4000
@@ -28,8 +28,27 @@ class MessageBody(Body):
     ] = []
 
 
+class FailedSend(BaseModel):
+    """A subscriber of ``subscribers`` the message was not sent to, and why."""
+
+    model_config = ConfigDict(extra="allow")
+
+    subscriber: str
+    subscriberId: Annotated[str, Field(description='"" when the number is not valid')]
+    errorReason: str
+    errorCode: Literal["NotSubscribed", "InvalidPhoneNumber"]
+
+
+class MessageSent(BaseModel):
+    """MS1 answer: the message's reference, and ``failedResult`` when some listed subscribers did not get it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    referenceId: str
+    failedResult: list[FailedSend] | None = None
+
+
 GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
-Caller = Annotated[Connector, Depends(caller)]
 
 
 def router(services: Services) -> APIRouter:
@@ -40,7 +59,12 @@ def router(services: Services) -> APIRouter:
     async def visible(groupId: GroupId, conn: Caller) -> Group:
         return visible_group(state, conn, groupId)
 
-    @api.post("/v1/groups/{groupId}/messages", openapi_extra=resource("textmessage.read"))
+    @api.post(
+        "/v1/groups/{groupId}/messages",
+        openapi_extra=resource("textmessage.read"),
+        response_model=MessageSent,
+        responses=answers(400, 403, 404),
+    )
     async def send_message(group: Annotated[Group, Depends(visible)], conn: Caller, body: MessageBody) -> Response:
         targets, invalid = split_phones(body.subscribers)
         if (body.send_to_all or targets or invalid) and not group.is_public:

@@ -92,3 +92,15 @@ def test_the_group_is_checked_before_the_body(emu):
         "InvalidParameters",
     )
     assert "sendToAllSubscribers" in body["message"]
+
+
+def test_the_route_declares_its_answer_and_errors(emu):
+    client = make_client(emu)
+    pub = emu.admin.create_group(name="P", groupType="ConnectGroup", admins=[ADMIN], subscribers=[OTHER])
+    matched, _ = emu.app.api.match("POST", f"/v1/groups/{pub}/messages")
+    route = matched.route
+    assert set(route.responses) == {400, 403, 404}
+    for body in ({"message": "m"}, {"message": "m", "subscribers": [OTHER, ADMIN, "+9"]}):
+        resp = client.call("POST", f"/groups/{pub}/messages", json=body)
+        assert resp.status_code == 200, resp.text
+        route.response_model.model_validate_json(resp.content, strict=True)
