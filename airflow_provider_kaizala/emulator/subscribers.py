@@ -6,15 +6,15 @@ number returned, and the next page starts strictly after it (bisect). A subscrib
 therefore returned exactly once however many others join or leave between pages.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import check_admin, visible_group
 from airflow_provider_kaizala.emulator.models import Body, PositiveInt
-from airflow_provider_kaizala.emulator.services import Services, caller, resource
+from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
 from airflow_provider_kaizala.emulator.state import (
     Connector,
     Group,
@@ -44,6 +44,65 @@ class SubscriberChange(Body):
     subscribers: Annotated[list[StrictStr], Field(min_length=1)]
 
 
+#: A phone number as the API answers it (E.164).
+Phone = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", examples=["+919600000123"])]
+
+
+class SubscriberItem(BaseModel):
+    """A subscriber of an SU1 page."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    mobileNumber: Phone
+    name: str
+    profilePic: str
+    isProvisioned: bool
+
+
+class SubscriberList(BaseModel):
+    """SU1 answer: one page; ``cursor`` is present only when more pages exist."""
+
+    model_config = ConfigDict(extra="allow")
+
+    subscribers: Annotated[list[SubscriberItem], Field(max_length=PAGE_MAX)]
+    cursor: Annotated[str, Field(min_length=1, description="where the next page starts")] | None = None
+
+
+class AddOutcome(BaseModel):
+    """SU2: what happened to one number."""
+
+    model_config = ConfigDict(extra="allow")
+
+    isAdded: bool
+    reason: Literal["AlreadySubscribed", "InvalidPhoneNumber"] | None = None
+
+
+class SubscribersAdded(BaseModel):
+    """SU2 answer: the outcome per number, keyed by the number as it was sent."""
+
+    model_config = ConfigDict(extra="allow")
+
+    result: dict[str, AddOutcome]
+
+
+class RemoveOutcome(BaseModel):
+    """SU3: what happened to one number."""
+
+    model_config = ConfigDict(extra="allow")
+
+    isRemoved: bool
+    reason: Literal["NotSubscribed", "InvalidPhoneNumber"] | None = None
+
+
+class SubscribersRemoved(BaseModel):
+    """SU3 answer: the outcome per number, keyed by the number as it was sent."""
+
+    model_config = ConfigDict(extra="allow")
+
+    result: dict[str, RemoveOutcome]
+
+
 def subscriber_json(n: int) -> dict[str, Any]:
     phone = f"+{n}"
     uid, provisioned = user_id_and_provisioned(phone)
@@ -64,7 +123,6 @@ def public_group(state: State, conn: Connector, group_id: str) -> Group:
 
 
 GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
-Caller = Annotated[Connector, Depends(caller)]
 
 
 def router(services: Services) -> APIRouter:
@@ -80,7 +138,13 @@ def router(services: Services) -> APIRouter:
         check_admin(state, conn, group)
         return group
 
-    @api.post("/v1/groups/{groupId}/subscribers", openapi_extra=resource("groupmember.read"))
+    @api.post(
+        "/v1/groups/{groupId}/subscribers",
+        openapi_extra=resource("groupmember.read"),
+        response_model=SubscriberList,
+        responses=answers(400, 403, 404),
+        description="ConnectGroups only (400 otherwise).",
+    )
     async def list_subscribers(
         group: Annotated[Group, Depends(readable)], body: SubscriberPage | None = None
     ) -> Response:
@@ -116,11 +180,21 @@ def router(services: Services) -> APIRouter:
                 result[phone] = {"isRemoved": True} if ok else {"isRemoved": False, "reason": "NotSubscribed"}
         return json_response({"result": result})
 
-    @api.put("/v1/groups/{groupId}/subscribers/add", openapi_extra=resource("groupmember.write"))
+    @api.put(
+        "/v1/groups/{groupId}/subscribers/add",
+        openapi_extra=resource("groupmember.write"),
+        response_model=SubscribersAdded,
+        responses=answers(400, 403, 404),
+    )
     async def add_subscribers(group: Annotated[Group, Depends(changeable)], body: SubscriberChange) -> Response:
         return change(group, body.subscribers, True)
 
-    @api.put("/v1/groups/{groupId}/subscribers/remove", openapi_extra=resource("groupmember.remove"))
+    @api.put(
+        "/v1/groups/{groupId}/subscribers/remove",
+        openapi_extra=resource("groupmember.remove"),
+        response_model=SubscribersRemoved,
+        responses=answers(400, 403, 404),
+    )
     async def remove_subscribers(group: Annotated[Group, Depends(changeable)], body: SubscriberChange) -> Response:
         return change(group, body.subscribers, False)
 

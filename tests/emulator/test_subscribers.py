@@ -235,3 +235,20 @@ def test_the_group_is_checked_before_the_body(emu, public):
     member = make_client(emu, phone=OTHER)
     pub = emu.admin.create_group(name="P", groupType="ConnectGroup", admins=[ADMIN], members=[OTHER])
     assert_error(member.call("PUT", f"/groups/{pub}/subscribers/add", json={"subscribers": 1}), 403, "Forbidden")
+
+
+def test_every_route_declares_its_answer_and_errors(public):
+    client, gid = public
+    page = f"/groups/{gid}/subscribers"
+    pages = [client.call("POST", page, json={})]
+    while "cursor" in pages[-1].json():  # the last page has no cursor
+        pages.append(client.call("POST", page, json={"cursor": pages[-1].json()["cursor"]}))
+    add = ("PUT", f"/groups/{gid}/subscribers/add", {"subscribers": [NEW[0], NEW[0], "+1"]})
+    remove = ("PUT", f"/groups/{gid}/subscribers/remove", {"subscribers": [NEW[0], NEW[1], "+1"]})
+    answers = [("POST", page, pages[0]), ("POST", page, pages[-1])]
+    answers += [(method, path, client.call(method, path, json=body)) for method, path, body in (add, remove)]
+    for method, path, resp in answers:
+        assert resp.status_code == 200, (method, path, resp.text)
+        matched, _ = client.em.app.api.match(method, f"/v1{path}")
+        matched.route.response_model.model_validate_json(resp.content, strict=True)
+        assert set(matched.route.responses) == {400, 403, 404}, (method, path)
