@@ -1,4 +1,4 @@
-"""Webhooks (W1-W4) and the event delivery worker.
+"""Webhooks (W1-W4), served by FastAPI, the admin views of webhooks and deliveries, and the event delivery worker.
 
 Registration performs the validation handshake (``GET callBackUrl?validationToken=...`` must echo the token as
 plain text within ``webhook_validation_timeout`` seconds). Events are delivered asynchronously by tasks on the
@@ -6,9 +6,9 @@ server's event loop (httpx), at least once: a seeded ``webhook_duplicate_rate`` 
 with the same ``eventId``; a failed attempt (non-2xx or unreachable) is retried ``webhook_retries`` times with
 exponential backoff (``webhook_retry_base`` * 2**n seconds) and after the last failure the webhook is disabled
 (``active: false``) until a PUT re-activates it.
-"""
 
-from __future__ import annotations
+Annotations are evaluated eagerly: FastAPI reads the dependencies declared inside :func:`router` from them.
+"""
 
 import asyncio
 import contextlib
@@ -17,60 +17,59 @@ import logging
 import secrets
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import httpx
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, model_validator
+from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.access import get_group, require_member
+from airflow_provider_kaizala.emulator.access import check_member, visible_group
 from airflow_provider_kaizala.emulator.faults import FaultEngine
-from airflow_provider_kaizala.emulator.routing import Router
+from airflow_provider_kaizala.emulator.models import Body, LenientBool, PositiveInt, any_case
+from airflow_provider_kaizala.emulator.services import Caller, Services, admin, answers, resource
 from airflow_provider_kaizala.emulator.state import (
     CURRENT_ACTOR,
     Action,
+    Connector,
+    InvalidPhone,
     Member,
     State,
-    Webhook,
     display_name,
     member_event_data,
+    normalise_phone,
     user_id,
 )
-from airflow_provider_kaizala.emulator.wire import (
-    Reply,
-    Request,
-    bad_request,
-    encode_json,
-    not_found,
-    parse_bool,
-    parse_int,
-    parse_phone,
-)
+from airflow_provider_kaizala.emulator.state import Webhook as WebhookRecord
+from airflow_provider_kaizala.emulator.wire import bad_request, encode_json, json_response, not_found
 
 log = logging.getLogger("kaizala.emulator.webhooks")
 
-EVENT_TYPES = {
-    e.lower(): e
-    for e in (
-        "ActionCreated",
-        "ActionResponse",
-        "SurveyCreated",
-        "JobCreated",
-        "SurveyResponse",
-        "JobResponse",
-        "TextMessageCreated",
-        "AttachmentCreated",
-        "Announcement",
-        "MemberAdded",
-        "MemberRemoved",
-        "GroupAdded",
-        "GroupRemoved",
-        "PollCreated",
-        "PollResponse",
-        "LetsMeetCreated",
-        "LetsMeetResponse",
-    )
-}
-OBJECT_TYPES = {"group": "Group", "action": "Action", "actionpackage": "ActionPackage"}
+#: The event types a webhook can subscribe to (matched in any case).
+EventType = Literal[
+    "ActionCreated",
+    "ActionResponse",
+    "SurveyCreated",
+    "JobCreated",
+    "SurveyResponse",
+    "JobResponse",
+    "TextMessageCreated",
+    "AttachmentCreated",
+    "Announcement",
+    "MemberAdded",
+    "MemberRemoved",
+    "GroupAdded",
+    "GroupRemoved",
+    "PollCreated",
+    "PollResponse",
+    "LetsMeetCreated",
+    "LetsMeetResponse",
+]
+#: The objects a webhook can watch (matched in any case).
+ObjectType = Literal["Group", "Action", "ActionPackage"]
+EVENT_TYPES: dict[str, str] = {e.lower(): e for e in get_args(EventType)}
+OBJECT_TYPES: dict[str, str] = {o.lower(): o for o in get_args(ObjectType)}
 DEFAULT_VALIDITY_MS = 2 * 365 * 86_400_000
 DELIVERY_LOG_LIMIT = 100_000
 
@@ -231,7 +230,7 @@ class Deliverer:
     def _roll(self, rate: float) -> bool:
         return rate > 0 and self.faults.webhook_rng.random() < rate
 
-    async def _post(self, wh: Webhook, envelope: dict[str, Any], timeout: float) -> tuple[int | None, str | None]:
+    async def _post(self, wh: WebhookRecord, envelope: dict[str, Any], timeout: float) -> tuple[int | None, str | None]:
         headers = {"content-type": "application/json; charset=utf-8", "kz-callback-token": wh.callback_token}
         try:
             resp = await asyncio.wait_for(
@@ -268,24 +267,7 @@ class Deliverer:
             )
 
 
-# -- request parsing ----------------------------------------------------------------------------------
-def check_url(value: Any, name: str = "callBackUrl") -> str:
-    """An absolute https URL; the emulator also accepts http for loopback hosts (127.0.0.0/8, ::1, localhost)."""
-    if not isinstance(value, str) or not value.strip():
-        raise bad_request(f"Parameter {name} is required and must be a URL")
-    url = value.strip()
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        raise bad_request(f"Parameter {name} is not a valid URL") from None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        raise bad_request(f"Parameter {name} must be an absolute https URL")
-    if parts.scheme.lower() == "http" and not _is_loopback(host):
-        raise bad_request(f"Parameter {name} must use https (the emulator accepts http only for loopback hosts)")
-    return url
-
-
+# -- request models -------------------------------------------------------------------------------------
 def _is_loopback(host: str) -> bool:
     if host.lower() == "localhost":
         return True
@@ -295,211 +277,341 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def parse_events(value: Any) -> list[str]:
-    if not isinstance(value, list) or not value:
-        raise bad_request("Parameter eventTypes is required and must be a non-empty array of event types")
-    out = []
-    for ev in value:
-        if not isinstance(ev, str) or ev.lower() not in EVENT_TYPES:
-            raise bad_request(f"Parameter eventTypes has an unknown event type {ev!r}")
-        out.append(EVENT_TYPES[ev.lower()])
-    return list(dict.fromkeys(out))
+def check_url(value: str) -> str:
+    """An absolute https URL; the emulator also accepts http for loopback hosts (127.0.0.0/8, ::1, localhost).
+    Returns it without surrounding blanks; a ``ValueError`` says what is wrong."""
+    url = value.strip()
+    if not url:
+        raise ValueError("must be an absolute https URL")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise ValueError("is not a valid URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise ValueError("must be an absolute https URL")
+    if parts.scheme.lower() == "http" and not _is_loopback(host):
+        raise ValueError("must use https (the emulator accepts http only for loopback hosts)")
+    return url
 
 
-def _opt_text(body: dict[str, Any], key: str, name: str) -> str | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise bad_request(f"Parameter {name} must be a string")
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must be a non-empty string")
     return value
 
 
-def _validity(value: Any, now_ms: int) -> int:
-    validity = parse_int(value, "validity")
-    if validity <= now_ms:
-        raise bad_request("Parameter validity must be a future instant in epoch milliseconds")
-    return validity
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
 
 
-def check_object(req: Request, object_id: Any, object_type: Any) -> tuple[str, str]:
-    """Validate ``objectId``/``objectType`` and that the caller can see the object (404/403)."""
-    if not isinstance(object_type, str) or object_type.lower() not in OBJECT_TYPES:
-        raise bad_request("Parameter objectType is required and must be Group, Action or ActionPackage")
-    if not isinstance(object_id, str) or not object_id.strip():
-        raise bad_request("Parameter objectId is required and must be a string")
-    kind = OBJECT_TYPES[object_type.lower()]
-    if kind == "Group":
-        require_member(req, get_group(req, object_id))
-    elif kind == "Action":
-        action = req.app.state.actions.get(object_id)
-        if action is None:
-            raise not_found(f"Action {object_id} not found")
-        get_group(req, action.group_id)
-    return object_id, kind
+def _phone(value: str) -> str:
+    try:
+        return normalise_phone(value)
+    except InvalidPhone:
+        raise ValueError("is not a valid phone number") from None
 
 
-def _find(req: Request) -> Webhook:
-    wh = req.app.state.webhooks.get(req.params["webhookId"])
-    assert req.connector is not None
-    if wh is None or wh.tenant_id != req.connector.tenant_id:
-        raise not_found(f"Webhook {req.params['webhookId']} not found")
-    return wh
+ObjectId = Annotated[StrictStr, AfterValidator(_non_blank), Field(json_schema_extra={"minLength": 1, "pattern": r"\S"})]
+if TYPE_CHECKING:  # any_case() builds a str type at run time
+    AnyCaseObjectType = str
+    AnyCaseEventType = str
+else:
+    AnyCaseObjectType = any_case(*get_args(ObjectType))
+    AnyCaseEventType = any_case(*get_args(EventType))
+EventTypes = Annotated[
+    list[AnyCaseEventType],
+    Field(min_length=1, description="event types in any case (alias: events); duplicates are dropped"),
+    AfterValidator(_unique),
+]
+CallbackUrl = Annotated[
+    StrictStr,
+    AfterValidator(check_url),
+    Field(
+        description="https (http only for loopback hosts); must echo the validationToken",
+        json_schema_extra={"format": "uri"},
+    ),
+]
+Validity = Annotated[PositiveInt, Field(description="expiry, epoch ms in the future (default now + 2 years)")]
+
+
+class _WebhookFields(Body):
+    """What W1 and W3 bodies share: ``events`` is an alias of ``eventTypes`` (which wins when both come)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _events_alias(cls, data: Any) -> Any:
+        # Runs before Body's key matching (subclass validators first), on the keys as they came.
+        if not isinstance(data, dict):
+            return data
+        given = {str(k).lower(): k for k, v in data.items() if v is not None}
+        if "eventtypes" in given or "events" not in given:
+            return data
+        kept = {k: v for k, v in data.items() if str(k).lower() != "eventtypes"}
+        return {**kept, "eventTypes": data[given["events"]]}
+
+
+class WebhookRegistration(_WebhookFields):
+    """W1 body: the object watched, the events, the callback (validated by the handshake) and its extras."""
+
+    objectId: ObjectId
+    objectType: AnyCaseObjectType
+    eventTypes: EventTypes
+    callBackUrl: CallbackUrl
+    callBackToken: Annotated[StrictStr, Field(description="sent as the kz-callback-token header")] = ""
+    callBackContext: Annotated[StrictStr, Field(description="sent as the event's context")] = ""
+    validity: Validity | None = None
+
+
+class WebhookChange(_WebhookFields):
+    """W3 body: a partial update; a changed ``callBackUrl`` is validated again; ``active`` re-enables a webhook."""
+
+    objectId: ObjectId | None = None
+    objectType: AnyCaseObjectType | None = None
+    eventTypes: EventTypes | None = None
+    callBackUrl: CallbackUrl | None = None
+    callBackToken: StrictStr | None = None
+    callBackContext: StrictStr | None = None
+    validity: Validity | None = None
+    active: LenientBool | None = None
+
+
+class SyntheticEvent(Body):
+    """``POST /_emulator/events`` body: an event for the webhooks of a group (and of an action or package)."""
+
+    groupId: StrictStr
+    eventType: AnyCaseEventType
+    data: dict[str, Any] | None = None
+    fromUser: Annotated[StrictStr, AfterValidator(_phone)] | None = None
+    actionId: StrictStr | None = None
+    actionPackageId: StrictStr | None = None
+
+
+# -- response models (documentation only: the handlers answer with json_response) --------------------------------
+class WebhookCreated(BaseModel):
+    """W1 answer."""
+
+    model_config = ConfigDict(extra="allow")
+    webhookId: str
+
+
+class Webhook(BaseModel):
+    """A webhook as W2 lists it."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    objectId: str
+    objectType: ObjectType
+    events: list[EventType]
+    filters: list[Any]
+    callbackUrl: str
+    callbackToken: str
+    callBackContext: str
+    ts: int
+    validity: int
+    active: bool
+
+
+class WebhookList(BaseModel):
+    """W2 answer."""
+
+    model_config = ConfigDict(extra="allow")
+    webhooks: list[Webhook]
+
+
+class WebhookResult(BaseModel):
+    """W3/W4 answer."""
+
+    model_config = ConfigDict(extra="allow")
+    result: bool
 
 
 # -- W1-W4 ----------------------------------------------------------------------------------------------
-async def create_webhook(req: Request) -> Reply:
-    body = req.json()
-    object_id, object_type = check_object(req, body.get("objectid"), body.get("objecttype"))
-    events = parse_events(body.get("eventtypes", body.get("events")))
-    url = check_url(body.get("callbackurl"))
-    token = _opt_text(body, "callbacktoken", "callBackToken") or ""
-    context = _opt_text(body, "callbackcontext", "callBackContext") or ""
-    state = req.app.state
-    now_ms = int(state.clock.now() * 1000)
-    validity = now_ms + DEFAULT_VALIDITY_MS if body.get("validity") is None else _validity(body["validity"], now_ms)
-    await req.app.deliverer.validate(url)
-    conn = req.connector
-    assert conn is not None
-    wh = Webhook(
-        webhook_id=state.new_guid(),
-        object_id=object_id,
-        object_type=object_type,
-        events=events,
-        callback_url=url,
-        callback_token=token,
-        callback_context=context,
-        ts=now_ms,
-        validity=validity,
-        tenant_id=conn.tenant_id,
-        creator=conn.application_id,
+def check_object(state: State, conn: Connector, object_id: str, object_type: str) -> None:
+    """That the caller can see the watched object: 404 for an unknown group or action, 403 for a group the caller
+    is not a member of (or an action in a group it cannot see). An action package needs no object."""
+    if object_type == "Group":
+        group = visible_group(state, conn, object_id)
+        check_member(state, conn, group)
+    elif object_type == "Action":
+        action = state.actions.get(object_id)
+        if action is None:
+            raise not_found(f"Action {object_id} not found")
+        visible_group(state, conn, action.group_id)
+
+
+def _check_validity(state: State, validity: int) -> int:
+    if validity <= int(state.clock.now() * 1000):
+        raise bad_request("Parameter validity: must be a future instant in epoch milliseconds")
+    return validity
+
+
+WebhookId = Annotated[str, Path(description="Webhook id (as W1 answered it)")]
+
+
+def router(services: Services) -> APIRouter:
+    """W1-W4 and the admin webhook routes bound to ``services``."""
+    api = APIRouter()
+    state = services.state
+    events = services.events
+
+    # A dependency: an unknown webhook (or one of another tenant) is a 404 whatever the body.
+    async def owned(webhookId: WebhookId, conn: Caller) -> WebhookRecord:
+        wh = state.webhooks.get(webhookId)
+        if wh is None or wh.tenant_id != conn.tenant_id:
+            raise not_found(f"Webhook {webhookId} not found")
+        return wh
+
+    @api.post(
+        "/v1/webhook",
+        summary="W1 Register a webhook",
+        openapi_extra=resource("webhook.write"),
+        response_model=WebhookCreated,
+        responses=answers(400, 403, 404),
     )
-    state.webhooks[wh.webhook_id] = wh
-    return Reply({"webhookId": wh.webhook_id})
-
-
-def list_webhooks(req: Request) -> Reply:
-    q = req.query
-    if q.get("objectid") is None or q.get("objecttype") is None:
-        raise bad_request("Query parameters objectId and objectType are required")
-    object_id, object_type = check_object(req, q.get("objectid"), q.get("objecttype"))
-    assert req.connector is not None
-    tenant = req.connector.tenant_id
-    found = [
-        wh.to_json()
-        for wh in req.app.state.webhooks.values()
-        if wh.object_id == object_id and wh.object_type == object_type and wh.tenant_id == tenant
-    ]
-    return Reply({"webhooks": found})
-
-
-async def update_webhook(req: Request) -> Reply:
-    wh = _find(req)
-    body = req.json()
-    changes: dict[str, Any] = {}
-    if body.get("objectid") is not None or body.get("objecttype") is not None:
-        changes["object_id"], changes["object_type"] = check_object(
-            req, body.get("objectid", wh.object_id), body.get("objecttype", wh.object_type)
+    async def create_webhook(conn: Caller, body: WebhookRegistration) -> Response:
+        """The callBackUrl must answer `GET ?validationToken=X` with X as plain text (else 400)."""
+        check_object(state, conn, body.objectId, body.objectType)
+        now_ms = int(state.clock.now() * 1000)
+        validity = now_ms + DEFAULT_VALIDITY_MS if body.validity is None else _check_validity(state, body.validity)
+        await events.validate(body.callBackUrl)
+        wh = WebhookRecord(
+            webhook_id=state.new_guid(),
+            object_id=body.objectId,
+            object_type=body.objectType,
+            events=body.eventTypes,
+            callback_url=body.callBackUrl,
+            callback_token=body.callBackToken,
+            callback_context=body.callBackContext,
+            ts=now_ms,
+            validity=validity,
+            tenant_id=conn.tenant_id,
+            creator=conn.application_id,
         )
-    raw_events = body.get("eventtypes", body.get("events"))
-    if raw_events is not None:
-        changes["events"] = parse_events(raw_events)
-    if body.get("callbackurl") is not None:
-        changes["callback_url"] = check_url(body.get("callbackurl"))
-    for key, attr, name in (
-        ("callbacktoken", "callback_token", "callBackToken"),
-        ("callbackcontext", "callback_context", "callBackContext"),
-    ):
-        text = _opt_text(body, key, name)
-        if text is not None:
-            changes[attr] = text
-    if body.get("validity") is not None:
-        changes["validity"] = _validity(body["validity"], int(req.app.state.clock.now() * 1000))
-    active = parse_bool(body.get("active"), "active") if body.get("active") is not None else None
-    new_url = changes.get("callback_url")
-    if new_url is not None and new_url != wh.callback_url:
-        await req.app.deliverer.validate(new_url)
-    for attr, value in changes.items():
-        setattr(wh, attr, value)
-    if active is not None:
-        wh.active = active
-        wh.disabled_reason = None if active else "deactivated by PUT"
-    return Reply({"result": True})
+        state.webhooks[wh.webhook_id] = wh
+        return json_response({"webhookId": wh.webhook_id})
 
-
-def delete_webhook(req: Request) -> Reply:
-    wh = _find(req)
-    del req.app.state.webhooks[wh.webhook_id]
-    return Reply({"result": True})
-
-
-# -- admin ---------------------------------------------------------------------------------------------
-def admin_webhooks(req: Request) -> Reply:
-    out = []
-    for wh in req.app.state.webhooks.values():
-        item = wh.to_json()
-        item.update({"tenantId": wh.tenant_id, "creator": wh.creator, "disabledReason": wh.disabled_reason})
-        out.append(item)
-    return Reply({"webhooks": out})
-
-
-def admin_deliveries(req: Request) -> Reply:
-    q = req.query
-    wid, eid = q.get("webhookid"), q.get("eventid")
-    since = parse_int(q.get("since", "0"), "since")
-    return Reply(
-        {
-            "deliveries": [
-                d
-                for d in req.app.deliverer.deliveries
-                if d["seq"] > since and (wid is None or d["webhookId"] == wid) and (eid is None or d["eventId"] == eid)
-            ],
-            "inFlight": len(req.app.deliverer.tasks),
-        }
+    @api.get(
+        "/v1/webhook",
+        summary="W2 List the webhooks of an object",
+        openapi_extra=resource("webhook.read"),
+        response_model=WebhookList,
+        responses=answers(400, 403, 404),
     )
+    async def list_webhooks(
+        conn: Caller,
+        objectId: Annotated[ObjectId, Query()],
+        objectType: Annotated[AnyCaseObjectType, Query()],
+    ) -> Response:
+        check_object(state, conn, objectId, objectType)
+        found = [
+            wh.to_json()
+            for wh in state.webhooks.values()
+            if wh.object_id == objectId and wh.object_type == objectType and wh.tenant_id == conn.tenant_id
+        ]
+        return json_response({"webhooks": found})
 
-
-def admin_clear_deliveries(req: Request) -> Reply:
-    req.app.deliverer.deliveries.clear()
-    return Reply({"result": True})
-
-
-def admin_emit(req: Request) -> Reply:
-    """Emit a synthetic event: ``{"groupId", "eventType", "data"?, "fromUser"?, "actionId"?, "actionPackageId"?}``."""
-    body = req.json()
-    state = req.app.state
-    group_id = body.get("groupid")
-    if not isinstance(group_id, str) or group_id not in state.groups:
-        raise not_found(f"Group {group_id} not found")
-    raw = body.get("eventtype")
-    if not isinstance(raw, str) or raw.lower() not in EVENT_TYPES:
-        raise bad_request(f"eventType must be one of {', '.join(EVENT_TYPES.values())}")
-    event_type = EVENT_TYPES[raw.lower()]
-    actor = parse_phone(body["fromuser"]) if body.get("fromuser") is not None else None
-    action_id = body.get("actionid")
-    package_id = body.get("actionpackageid")
-    data = body.get("data")
-    if data is None:
-        if event_type == "TextMessageCreated":
-            data = {"text": "Synthetic event"}
-        elif event_type in ("MemberAdded", "MemberRemoved"):
-            data = member_event_data(Member(actor or "+919800000000"))
-        else:
-            data = {"groupId": group_id, **({"actionId": action_id} if action_id else {})}
-    if not isinstance(data, dict):
-        raise bad_request("data must be an object")
-    event_id, matched = req.app.deliverer.dispatch(
-        event_type, group_id, data, actor, action_id=action_id, package_id=package_id
+    @api.put(
+        "/v1/webhook/{webhookId}",
+        summary="W3 Update a webhook",
+        openapi_extra=resource("webhook.update"),
+        response_model=WebhookResult,
+        responses=answers(400, 403, 404),
     )
-    return Reply({"eventId": event_id, "webhooks": matched})
+    async def update_webhook(
+        wh: Annotated[WebhookRecord, Depends(owned)], conn: Caller, body: WebhookChange | None = None
+    ) -> Response:
+        """A partial update; a changed callBackUrl is validated again; `active: true` re-enables a webhook that
+        failed deliveries disabled."""
+        change = body or WebhookChange()
+        changes: dict[str, Any] = {}
+        if change.objectId is not None or change.objectType is not None:
+            object_id = change.objectId if change.objectId is not None else wh.object_id
+            object_type = change.objectType if change.objectType is not None else wh.object_type
+            check_object(state, conn, object_id, object_type)
+            changes["object_id"], changes["object_type"] = object_id, object_type
+        for attr, value in (
+            ("events", change.eventTypes),
+            ("callback_url", change.callBackUrl),
+            ("callback_token", change.callBackToken),
+            ("callback_context", change.callBackContext),
+        ):
+            if value is not None:
+                changes[attr] = value
+        if change.validity is not None:
+            changes["validity"] = _check_validity(state, change.validity)
+        new_url = changes.get("callback_url")
+        if new_url is not None and new_url != wh.callback_url:
+            await events.validate(new_url)
+        for attr, value in changes.items():
+            setattr(wh, attr, value)
+        if change.active is not None:
+            wh.active = change.active
+            wh.disabled_reason = None if change.active else "deactivated by PUT"
+        return json_response({"result": True})
 
+    @api.delete(
+        "/v1/webhook/{webhookId}",
+        summary="W4 Delete a webhook",
+        openapi_extra=resource("webhook.remove"),
+        response_model=WebhookResult,
+        responses=answers(404),
+    )
+    async def delete_webhook(wh: Annotated[WebhookRecord, Depends(owned)]) -> Response:
+        del state.webhooks[wh.webhook_id]
+        return json_response({"result": True})
 
-def register(router: Router) -> None:
-    router.add("POST", "/v1/webhook", create_webhook, permission="webhook.write")
-    router.add("GET", "/v1/webhook", list_webhooks, permission="webhook.read")
-    router.add("PUT", "/v1/webhook/{webhookId}", update_webhook, permission="webhook.update")
-    router.add("DELETE", "/v1/webhook/{webhookId}", delete_webhook, permission="webhook.remove")
-    router.add("GET", "/_emulator/webhooks", admin_webhooks, kind="admin")
-    router.add("GET", "/_emulator/webhooks/deliveries", admin_deliveries, kind="admin")
-    router.add("DELETE", "/_emulator/webhooks/deliveries", admin_clear_deliveries, kind="admin")
-    router.add("POST", "/_emulator/events", admin_emit, kind="admin")
+    # -- admin ---------------------------------------------------------------------------------------------
+    @api.get("/_emulator/webhooks", openapi_extra=admin(), include_in_schema=False)
+    async def admin_webhooks() -> Response:
+        out = []
+        for wh in state.webhooks.values():
+            item = wh.to_json()
+            item.update({"tenantId": wh.tenant_id, "creator": wh.creator, "disabledReason": wh.disabled_reason})
+            out.append(item)
+        return json_response({"webhooks": out})
+
+    @api.get("/_emulator/webhooks/deliveries", openapi_extra=admin(), include_in_schema=False)
+    async def admin_deliveries(
+        webhookId: Annotated[str | None, Query()] = None,
+        eventId: Annotated[str | None, Query()] = None,
+        since: Annotated[int, Query(description="only attempts with a larger seq")] = 0,
+    ) -> Response:
+        found = [
+            d
+            for d in events.deliveries
+            if d["seq"] > since
+            and (webhookId is None or d["webhookId"] == webhookId)
+            and (eventId is None or d["eventId"] == eventId)
+        ]
+        return json_response({"deliveries": found, "inFlight": len(events.tasks)})
+
+    @api.delete("/_emulator/webhooks/deliveries", openapi_extra=admin(), include_in_schema=False)
+    async def admin_clear_deliveries() -> Response:
+        events.deliveries.clear()
+        return json_response({"result": True})
+
+    @api.post("/_emulator/events", openapi_extra=admin(), include_in_schema=False)
+    async def admin_emit(body: SyntheticEvent) -> Response:
+        """Emit a synthetic event to the matching webhooks; answers ``{"eventId", "webhooks": matched}``."""
+        if body.groupId not in state.groups:
+            raise not_found(f"Group {body.groupId} not found")
+        data = body.data
+        if data is None:
+            if body.eventType == "TextMessageCreated":
+                data = {"text": "Synthetic event"}
+            elif body.eventType in ("MemberAdded", "MemberRemoved"):
+                data = member_event_data(Member(body.fromUser or "+919800000000"))
+            else:
+                data = {"groupId": body.groupId, **({"actionId": body.actionId} if body.actionId else {})}
+        event_id, matched = events.dispatch(
+            body.eventType,
+            body.groupId,
+            data,
+            body.fromUser,
+            action_id=body.actionId,
+            package_id=body.actionPackageId,
+        )
+        return json_response({"eventId": event_id, "webhooks": matched})
+
+    return api

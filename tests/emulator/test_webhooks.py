@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 
 from tests.emulator.conftest import ADMIN, OTHER, THIRD, Receiver, assert_error, make_client
 
@@ -359,3 +360,184 @@ def test_webhook_calls_are_logged_and_faultable(emu, setup, receiver):
     assert receiver.validations == []
     call = emu.admin.calls()[-1]
     assert (call["path"], call["fault"]) == ("/v1/webhook", "error")
+
+
+# -- request rules (the FastAPI models): every invalid field is a 400 naming it, before any handshake -----------
+GOOD_EVENTS = ["MemberAdded"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"objectId": "  "}, "objectId"),
+        ({"objectId": 5}, "objectId"),
+        ({"objectId": None}, "objectId"),
+        ({"objectType": "Tenant"}, "objectType"),
+        ({"objectType": None}, "objectType"),
+        ({"eventTypes": []}, "eventTypes"),
+        ({"eventTypes": ["Nope"]}, "eventTypes[0]"),
+        ({"eventTypes": "MemberAdded"}, "eventTypes"),
+        ({"eventTypes": None}, "eventTypes"),
+        ({"callBackUrl": " "}, "callBackUrl"),
+        ({"callBackUrl": "ftp://127.0.0.1/x"}, "callBackUrl"),
+        ({"callBackUrl": "https://[::1"}, "callBackUrl"),
+        ({"callBackUrl": "http://example.com/x"}, "callBackUrl"),
+        ({"callBackUrl": 5}, "callBackUrl"),
+        ({"callBackToken": 5}, "callBackToken"),
+        ({"callBackContext": ["c"]}, "callBackContext"),
+        ({"validity": True}, "validity"),
+        ({"validity": 2.5}, "validity"),
+        ({"validity": 1000}, "validity"),
+        ({"validity": -1}, "validity"),
+    ],
+)
+def test_register_rejects_each_invalid_field(emu, setup, receiver, change, field):
+    client, gid = setup
+    body = {
+        "objectId": gid,
+        "objectType": "Group",
+        "eventTypes": GOOD_EVENTS,
+        "callBackUrl": receiver.url,
+        "callBackToken": "tok-not-for-messages",
+        **change,
+    }
+    err = assert_error(client.call("POST", "/webhook", json=body), 400, "InvalidParameters")
+    assert err["message"].startswith(f"Parameter {field}"), err
+    assert "tok-not-for-messages" not in err["message"]
+    assert receiver.validations == []
+    assert emu.admin.webhooks() == []
+
+
+def test_register_events_alias_and_spellings(emu, setup, receiver):
+    client, gid = setup
+    # `events` is an alias of eventTypes; eventTypes wins when both come; a null eventTypes counts as absent
+    both = {"eventTypes": ["MemberAdded"], "events": ["TextMessageCreated"]}
+    resp = client.call(
+        "POST", "/webhook", json={"objectId": gid, "objectType": "Group", "callBackUrl": receiver.url, **both}
+    )
+    assert resp.status_code == 200, resp.text
+    resp = client.call(
+        "POST",
+        "/webhook",
+        json={"objectId": gid, "objectType": "GROUP", "EventTypes": None, "EVENTS": ["memberremoved"],
+              "callBackUrl": receiver.url, "validity": str(int(time.time() * 1000) + 60_000)},
+    )  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    # duplicates in any case are one subscription
+    register(client, gid, receiver.url, ["memberadded", "MemberAdded", "MEMBERADDED"])
+    assert [wh["events"] for wh in listing(client, gid)] == [["MemberAdded"], ["MemberRemoved"], ["MemberAdded"]]
+    # the query names and the objectType value of W2 match in any case
+    resp = client.call("GET", "/webhook", params={"OBJECTID": gid, "objecttype": "group"})
+    assert len(resp.json()["webhooks"]) == 3
+
+
+def test_register_body_rules_come_before_object_checks(emu, setup, receiver):
+    client, _ = setup
+    hidden = emu.admin.create_group(name="H", admins=[OTHER])
+    # a valid body on an object the caller cannot see: 404/403, and no handshake
+    assert_error(register(client, hidden, receiver.url, GOOD_EVENTS), 403, "Forbidden")
+    assert_error(register(client, "missing@1", receiver.url, GOOD_EVENTS), 404, "NotFound")
+    # an invalid body is a 400 whatever the object
+    assert_error(register(client, "missing@1", receiver.url, ["Bad"]), 400, "InvalidParameters")
+    for body in (None, [1], "x"):
+        assert_error(client.call("POST", "/webhook", json=body), 400, "InvalidParameters")
+    assert receiver.validations == []
+
+
+def test_list_needs_both_query_parameters(emu, setup):
+    client, gid = setup
+    for params, field in (
+        ({"objectId": gid}, "objectType"),
+        ({"objectType": "Group"}, "objectId"),
+        ({"objectId": gid, "objectType": "Tenant"}, "objectType"),
+        ({"objectId": " ", "objectType": "Group"}, "objectId"),
+    ):
+        err = assert_error(client.call("GET", "/webhook", params=params), 400, "InvalidParameters")
+        assert err["message"].startswith(f"Parameter {field}"), err
+    assert_error(
+        client.call("GET", "/webhook", params={"objectId": "missing@1", "objectType": "Group"}), 404, "NotFound"
+    )
+
+
+def test_update_rules(emu, setup, receiver):
+    client, gid = setup
+    wid = hook(client, gid, receiver, ["TextMessageCreated"])
+    # the webhook is looked up before the body is validated
+    assert_error(client.call("PUT", "/webhook/nope", json={"active": "maybe"}), 404, "NotFound")
+    for body, field in (
+        ({"active": "maybe"}, "active"),
+        ({"validity": 1000}, "validity"),
+        ({"events": []}, "eventTypes"),
+        ({"callBackUrl": "http://example.com/x"}, "callBackUrl"),
+        ({"objectType": "Tenant"}, "objectType"),
+    ):
+        err = assert_error(client.call("PUT", f"/webhook/{wid}", json=body), 400, "InvalidParameters")
+        assert err["message"].startswith(f"Parameter {field}"), err
+    assert_error(client.call("PUT", f"/webhook/{wid}", json={"objectId": "missing@1"}), 404, "NotFound")
+    [before] = listing(client, gid)
+    # no body, or only nulls: nothing changes
+    assert client.call("PUT", f"/webhook/{wid}").json() == {"result": True}
+    assert client.call("PUT", f"/webhook/{wid}", json={"active": None, "eventTypes": None}).status_code == 200
+    assert listing(client, gid) == [before]
+    # objectType alone keeps the objectId; an ActionPackage needs no object
+    resp = client.call("PUT", f"/WEBHOOK/{wid}", json={"OBJECTTYPE": "actionpackage", "Events": ["actionresponse"]})
+    assert resp.status_code == 200, resp.text
+    [moved] = listing(client, gid, "ActionPackage")
+    assert (moved["objectId"], moved["events"], moved["active"]) == (gid, ["ActionResponse"], True)
+    assert listing(client, gid) == []
+    assert len(receiver.validations) == 1
+
+
+def test_admin_event_and_delivery_rules(emu, setup, receiver):
+    client, gid = setup
+    base = f"{emu.url}/_emulator"
+    wid = hook(client, gid, receiver, ["MemberAdded"])
+    for body, status in (
+        ({"groupId": gid, "eventType": "Nope"}, 400),
+        ({"groupId": gid, "eventType": "MemberAdded", "fromUser": "+1"}, 400),
+        ({"groupId": gid, "eventType": "MemberAdded", "data": [1]}, 400),
+        ({"eventType": "MemberAdded"}, 400),
+        ({"groupId": "missing@1", "eventType": "MemberAdded"}, 404),
+    ):
+        assert requests.post(f"{base}/events", json=body, timeout=10).status_code == status, body
+    out = requests.post(
+        f"{base}/events", json={"GROUPID": gid, "eventtype": "memberadded", "FromUser": OTHER}, timeout=10
+    ).json()
+    assert out["webhooks"] == 1
+    [body] = receiver.wait(1)
+    assert (body["eventId"], body["fromUser"], body["data"]["member"]) == (out["eventId"], OTHER, OTHER)
+    [attempt] = emu.admin.wait_deliveries(1)
+    # query names in any case; `since` is a sequence number
+    got = requests.get(f"{base}/webhooks/deliveries", params={"WEBHOOKID": wid, "Since": "-1"}, timeout=10).json()
+    assert got["deliveries"] == [attempt]
+    assert emu.admin.deliveries(since=attempt["seq"]) == []
+    assert emu.admin.deliveries(event_id="other") == []
+    resp = requests.get(f"{base}/webhooks/deliveries", params={"since": "x"}, timeout=10)
+    assert_error(resp, 400, "InvalidParameters")
+
+
+def test_generated_description_of_the_webhook_routes():
+    from airflow_provider_kaizala.emulator.app import EmulatorApp
+
+    doc = EmulatorApp().api.openapi_document("http://127.0.0.1:1")
+    schemas = doc["components"]["schemas"]
+    assert schemas["WebhookRegistration"]["required"] == ["objectId", "objectType", "eventTypes", "callBackUrl"]
+    assert "required" not in schemas["WebhookChange"]
+    listed = schemas["Webhook"]
+    assert set(listed["required"]) == set(listed["properties"])
+    ops = {(m, p): op for p, item in doc["paths"].items() for m, op in item.items() if "webhook" in p}
+    assert set(ops) == {
+        ("post", "/v1/webhook"),
+        ("get", "/v1/webhook"),
+        ("put", "/v1/webhook/{webhookId}"),
+        ("delete", "/v1/webhook/{webhookId}"),
+    }
+    permissions = {key: op["x-kaizala-permission"] for key, op in ops.items()}
+    assert permissions == {
+        ("post", "/v1/webhook"): "webhook.write",
+        ("get", "/v1/webhook"): "webhook.read",
+        ("put", "/v1/webhook/{webhookId}"): "webhook.update",
+        ("delete", "/v1/webhook/{webhookId}"): "webhook.remove",
+    }
+    assert {"400", "403", "404"} <= set(ops["post", "/v1/webhook"]["responses"])
+    assert not any(p.startswith("/_emulator") for p in doc["paths"])
