@@ -1,89 +1,193 @@
-"""Reactions (R1-R4): likes and comments on messages and actions, summaries, paged details.
+"""Reactions (R1-R4), served by FastAPI: likes and comments on messages and actions, summaries, paged details.
 
 Cursors are .NET ticks (100 ns since 0001-01-01). Every reaction change gets a distinct, increasing tick value,
 so "everything strictly after the cursor" never skips or repeats an item. A page is ``REACTION_PAGE`` items; the
 end of the data is an empty list with the cursor unchanged.
+
+Annotations are evaluated eagerly: FastAPI reads the dependencies declared inside :func:`router` from them.
 """
 
-from __future__ import annotations
+import re
+from typing import Annotated, Any, Literal
 
-from typing import Any
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
+from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.access import get_group, require_member
-from airflow_provider_kaizala.emulator.routing import Router
-from airflow_provider_kaizala.emulator.state import TICKS_AT_EPOCH, Group, Reaction, user_id
-from airflow_provider_kaizala.emulator.wire import Reply, Request, bad_request, not_found, parse_int
+from airflow_provider_kaizala.emulator.access import check_member, visible_group
+from airflow_provider_kaizala.emulator.models import Body, any_case
+from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
+from airflow_provider_kaizala.emulator.state import TICKS_AT_EPOCH, Connector, Group, Reaction, State, user_id
+from airflow_provider_kaizala.emulator.wire import bad_request, json_response, not_found
 
 REACTION_TYPES = {"like": "Like", "comment": "Comment"}
 REACTION_PAGE = 20
 MAX_COMMENT = 4000
+
+_TICKS = re.compile(r"-?[0-9]{1,18}")
+
+
+def _ticks(value: Any) -> Any:
+    """A cursor: .NET ticks as an integer or a string of up to 18 digits; blank means 0 (from the start)."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return 0
+        if not _TICKS.fullmatch(value):
+            raise ValueError("must be a non-negative .NET ticks value")
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("must be a non-negative .NET ticks value")
+    return value
+
+
+#: A reaction cursor: .NET ticks >= 0, as sent back by the previous page (blank or absent: from the start).
+Ticks = Annotated[
+    int,
+    BeforeValidator(_ticks),
+    WithJsonSchema({"type": "integer", "format": "int64", "minimum": 0, "description": ".NET ticks (default 0)"}),
+]
+ReactionType = any_case(*REACTION_TYPES.values())
+
+
+def _blank_is_absent(value: Any) -> Any:
+    return None if value == "" else value
+
+
+#: The R4 ``reactionType`` filter; ``?reactionType=`` counts as absent (both kinds).
+ReactionFilter = Annotated[ReactionType | None, BeforeValidator(_blank_is_absent)]  # type: ignore[valid-type]
+
+
+#: A .NET ticks cursor in an answer.
+Int64 = Annotated[int, Field(description=".NET ticks", json_schema_extra={"format": "int64"})]
+
+
+class ReactionBody(Body):
+    """R1 body: the message or action to react to, Like or Comment (in any case), and the comment's text."""
+
+    reference_id: Annotated[StrictStr, Field(alias="referenceId", min_length=1)]
+    reaction_type: Annotated[ReactionType, Field(alias="reactionType")]  # type: ignore[valid-type]
+    source_group_id: Annotated[
+        StrictStr, Field(alias="sourceGroupId", description="the path group or a group below it (default)")
+    ] = ""
+    comment: Annotated[
+        StrictStr | None,
+        Field(
+            validate_default=True,
+            min_length=1,
+            max_length=MAX_COMMENT,
+            description=f"required for a Comment, 1 to {MAX_COMMENT} characters; ignored on a Like",
+        ),
+    ] = None
+
+    @field_validator("comment", mode="before")
+    @classmethod
+    def _ignored_on_a_like(cls, value: Any, info: ValidationInfo) -> Any:
+        """A Like carries no comment: whatever came with it is ignored."""
+        return None if info.data.get("reaction_type") == "Like" else value
+
+    @field_validator("comment")
+    @classmethod
+    def _required_on_a_comment(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("reaction_type") == "Comment":
+            raise ValueError("is required for a Comment")
+        return value
+
+
+class ReactionCreated(BaseModel):
+    """R1 answer (liking again gives the user's existing like)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    reactionId: str
+
+
+class ReactionsCountMap(BaseModel):
+    """How many likes and comments a message or action has."""
+
+    model_config = ConfigDict(extra="allow")
+
+    like: Annotated[int, Field(ge=0)]
+    comment: Annotated[int, Field(ge=0)]
+
+
+class ReactionCounts(BaseModel):
+    """A message or action of a summary and its counts."""
+
+    model_config = ConfigDict(extra="allow")
+
+    referenceId: str
+    reactionsCountMap: ReactionsCountMap
+
+
+class ReferenceSummary(BaseModel):
+    """R2 answer: the counts of one reference."""
+
+    model_config = ConfigDict(extra="allow")
+
+    summary: Annotated[list[ReactionCounts], Field(min_length=1, max_length=1)]
+
+
+class GroupReactionSummary(BaseModel):
+    """R3 answer: the references whose reactions changed after the cursor (oldest change first) and the next
+    cursor (unchanged at the end)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    cursor: Int64
+    summary: Annotated[list[ReactionCounts], Field(max_length=REACTION_PAGE)]
+
+
+class ReactionDetail(BaseModel):
+    """One reaction of R4 (``reactionType`` and ``comment`` are extensions, shown only when they are on)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    reactionId: str
+    userId: str
+    lastModifiedTime: Annotated[int, Field(description="epoch ms", json_schema_extra={"format": "int64"})]
+    reactionType: Annotated[Literal["Like", "Comment"] | None, Field(description="extension")] = None
+    comment: Annotated[str | None, Field(description="extension")] = None
+
+
+class ReactionDetails(BaseModel):
+    """R4 answer: the reactions after the cursor (oldest first) and the next cursor (unchanged at the end)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    cursor: Int64
+    reactionDetails: Annotated[list[ReactionDetail], Field(max_length=REACTION_PAGE)]
 
 
 def ticks_to_ms(ticks: int) -> int:
     return (ticks - TICKS_AT_EPOCH) // 10_000
 
 
-def _source_group(req: Request, group: Group, raw: Any) -> Group:
-    """``sourceGroupId`` (default: the path group); it must be the path group or a group below it."""
-    if raw is None or raw == "":
+def source_group(state: State, conn: Connector, group: Group, source_id: str) -> Group:
+    """``sourceGroupId`` (blank: the path group); it must be the path group or a group below it."""
+    if not source_id:
         return group
-    if not isinstance(raw, str):
-        raise bad_request("Parameter sourceGroupId must be a group id")
-    source = get_group(req, raw)
-    if source.group_id != group.group_id and group.group_id not in req.app.state.ancestors(source.group_id):
-        raise bad_request(f"Group {raw} is not {group.group_id} or one of its sub-groups")
+    source = visible_group(state, conn, source_id)
+    if source.group_id != group.group_id and group.group_id not in state.ancestors(source.group_id):
+        raise bad_request(f"Group {source_id} is not {group.group_id} or one of its sub-groups")
     return source
 
 
-def _check_reference(req: Request, source: Group, reference_id: Any) -> str:
-    if not isinstance(reference_id, str) or not reference_id:
-        raise bad_request("Parameter referenceId is required and must be a string")
-    found = req.app.state.find_reference(reference_id)
+def check_reference(state: State, source: Group, reference_id: str) -> str:
+    """The ``referenceId`` of a message or action (or action id) posted in ``source`` (404 otherwise)."""
+    found = state.find_reference(reference_id)
     if found is None or found[0] != source.group_id:
         raise not_found(f"Reference {reference_id} not found in group {source.group_id}")
     return found[1].reference_id
-
-
-def _cursor(raw: str | None) -> int:
-    cursor = parse_int(raw if raw not in (None, "") else "0", "cursor")
-    if cursor < 0:
-        raise bad_request("Parameter cursor must be a non-negative .NET ticks value")
-    return cursor
-
-
-def react(req: Request) -> Reply:
-    group = get_group(req, req.params["groupId"])
-    body = req.json()
-    source = _source_group(req, group, body.get("sourcegroupid"))
-    require_member(req, source)
-    reference = _check_reference(req, source, body.get("referenceid"))
-    raw_type = body.get("reactiontype")
-    if not isinstance(raw_type, str) or raw_type.lower() not in REACTION_TYPES:
-        raise bad_request("Parameter reactionType must be Like or Comment")
-    kind = REACTION_TYPES[raw_type.lower()]
-    comment = body.get("comment")
-    if kind == "Comment" and (not isinstance(comment, str) or not 1 <= len(comment) <= MAX_COMMENT):
-        raise bad_request(f"Parameter comment is required for a Comment and must be 1 to {MAX_COMMENT} characters")
-    state = req.app.state
-    conn = req.connector
-    assert conn is not None
-    if kind == "Like":  # one like per user and reference: liking again only refreshes it
-        for r in state.reactions:
-            if r.reference_id == reference and r.reaction_type == "Like" and r.user == conn.phone:
-                r.ticks = state.next_ticks()
-                return Reply({"reactionId": r.reaction_id})
-    reaction = Reaction(
-        reaction_id=state.new_guid(),
-        group_id=group.group_id,
-        source_group_id=source.group_id,
-        reference_id=reference,
-        reaction_type=kind,
-        user=conn.phone,
-        comment=comment if kind == "Comment" else None,
-        ticks=state.next_ticks(),
-    )
-    state.reactions.append(reaction)
-    return Reply({"reactionId": reaction.reaction_id})
 
 
 def _counts(reactions: list[Reaction]) -> dict[str, int]:
@@ -93,71 +197,126 @@ def _counts(reactions: list[Reaction]) -> dict[str, int]:
     }
 
 
-def reference_summary(req: Request) -> Reply:
-    group = get_group(req, req.params["groupId"])
-    source = _source_group(req, group, req.query.get("sourcegroupid"))
-    reference = _check_reference(req, source, req.params["referenceId"])
-    mine = [r for r in req.app.state.reactions if r.reference_id == reference]
-    return Reply({"summary": [{"referenceId": reference, "reactionsCountMap": _counts(mine)}]})
+GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
+ReferenceId = Annotated[str, Path(description="a message/action referenceId (or an actionId)")]
+SourceGroupId = Annotated[str, Query(description="the path group or a group below it (default: the path group)")]
+Cursor = Annotated[Ticks, Query()]
 
 
-def group_summary(req: Request) -> Reply:
-    """References of the source group with a reaction change after ``cursor``, oldest change first."""
-    group = get_group(req, req.params["groupId"])
-    source = _source_group(req, group, req.query.get("sourcegroupid"))
-    cursor = _cursor(req.query.get("cursor"))
-    by_ref: dict[str, list[Reaction]] = {}
-    for r in req.app.state.reactions:
-        if r.source_group_id == source.group_id:
-            by_ref.setdefault(r.reference_id, []).append(r)
-    latest = sorted((max(r.ticks for r in rs), ref) for ref, rs in by_ref.items())
-    page = [(t, ref) for t, ref in latest if t > cursor][:REACTION_PAGE]
-    return Reply(
-        {
-            "cursor": page[-1][0] if page else cursor,
-            "summary": [{"referenceId": ref, "reactionsCountMap": _counts(by_ref[ref])} for _, ref in page],
-        }
+def router(services: Services) -> APIRouter:
+    """R1-R4 bound to ``services``."""
+    api = APIRouter()
+    state = services.state
+
+    # Dependencies run before the body and the query are validated: an unknown or invisible group is a 404/403.
+    async def visible(groupId: GroupId, conn: Caller) -> Group:
+        return visible_group(state, conn, groupId)
+
+    async def queried_source(
+        group: Annotated[Group, Depends(visible)], conn: Caller, sourceGroupId: SourceGroupId = ""
+    ) -> Group:
+        return source_group(state, conn, group, sourceGroupId)
+
+    @api.post(
+        "/v1/groups/{groupId}/reaction",
+        openapi_extra=resource("action.write"),
+        response_model=ReactionCreated,
+        responses=answers(400, 403, 404),
     )
+    async def react(group: Annotated[Group, Depends(visible)], conn: Caller, body: ReactionBody) -> Response:
+        source = source_group(state, conn, group, body.source_group_id)
+        check_member(state, conn, source)
+        reference = check_reference(state, source, body.reference_id)
+        kind = body.reaction_type
+        if kind == "Like":  # one like per user and reference: liking again only refreshes it
+            for r in state.reactions:
+                if r.reference_id == reference and r.reaction_type == "Like" and r.user == conn.phone:
+                    r.ticks = state.next_ticks()
+                    return json_response({"reactionId": r.reaction_id})
+        reaction = Reaction(
+            reaction_id=state.new_guid(),
+            group_id=group.group_id,
+            source_group_id=source.group_id,
+            reference_id=reference,
+            reaction_type=kind,
+            user=conn.phone,
+            comment=body.comment,
+            ticks=state.next_ticks(),
+        )
+        state.reactions.append(reaction)
+        return json_response({"reactionId": reaction.reaction_id})
 
-
-def details(req: Request) -> Reply:
-    group = get_group(req, req.params["groupId"])
-    q = req.query
-    source = _source_group(req, group, q.get("sourcegroupid"))
-    reference = _check_reference(req, source, req.params["referenceId"])
-    raw_type = q.get("reactiontype")
-    if raw_type is not None and raw_type.lower() not in REACTION_TYPES:
-        raise bad_request("Query parameter reactionType must be Like or Comment")
-    kind = REACTION_TYPES[raw_type.lower()] if raw_type is not None else None
-    cursor = _cursor(q.get("cursor"))
-    items = sorted(
-        (
-            r
-            for r in req.app.state.reactions
-            if r.reference_id == reference and (kind is None or r.reaction_type == kind) and r.ticks > cursor
-        ),
-        key=lambda r: r.ticks,
-    )[:REACTION_PAGE]
-    extensions = req.app.faults.config.extensions
-    out = []
-    for r in items:
-        item: dict[str, Any] = {
-            "reactionId": r.reaction_id,
-            "userId": user_id(r.user),
-            "lastModifiedTime": ticks_to_ms(r.ticks),
-        }
-        if extensions:  # not in the documented item ("the comment text is not in the documented item")
-            item["reactionType"] = r.reaction_type
-            if r.comment is not None:
-                item["comment"] = r.comment
-        out.append(item)
-    return Reply({"cursor": items[-1].ticks if items else cursor, "reactionDetails": out})
-
-
-def register(router: Router) -> None:
-    router.add("POST", "/v1/groups/{groupId}/reaction", react, permission="action.write")
-    router.add("GET", "/v1/groups/{groupId}/reaction/summary", group_summary, permission="action.read")
-    router.add(
-        "GET", "/v1/groups/{groupId}/reaction/{referenceId}/summary", reference_summary, permission="action.read"
+    # Declared before R4: ``summary`` is a literal segment there, not a referenceId.
+    @api.get(
+        "/v1/groups/{groupId}/reaction/summary",
+        openapi_extra=resource("action.read"),
+        response_model=GroupReactionSummary,
+        responses=answers(400, 403, 404),
     )
-    router.add("GET", "/v1/groups/{groupId}/reaction/{referenceId}", details, permission="action.read")
+    async def group_summary(source: Annotated[Group, Depends(queried_source)], cursor: Cursor = 0) -> Response:
+        """References of the source group with a reaction change after ``cursor``, oldest change first."""
+        by_ref: dict[str, list[Reaction]] = {}
+        for r in state.reactions:
+            if r.source_group_id == source.group_id:
+                by_ref.setdefault(r.reference_id, []).append(r)
+        latest = sorted((max(r.ticks for r in rs), ref) for ref, rs in by_ref.items())
+        page = [(t, ref) for t, ref in latest if t > cursor][:REACTION_PAGE]
+        return json_response(
+            {
+                "cursor": page[-1][0] if page else cursor,
+                "summary": [{"referenceId": ref, "reactionsCountMap": _counts(by_ref[ref])} for _, ref in page],
+            }
+        )
+
+    @api.get(
+        "/v1/groups/{groupId}/reaction/{referenceId}/summary",
+        openapi_extra=resource("action.read"),
+        response_model=ReferenceSummary,
+        responses=answers(400, 403, 404),
+    )
+    async def reference_summary(
+        source: Annotated[Group, Depends(queried_source)], referenceId: ReferenceId
+    ) -> Response:
+        reference = check_reference(state, source, referenceId)
+        mine = [r for r in state.reactions if r.reference_id == reference]
+        return json_response({"summary": [{"referenceId": reference, "reactionsCountMap": _counts(mine)}]})
+
+    @api.get(
+        "/v1/groups/{groupId}/reaction/{referenceId}",
+        openapi_extra=resource("action.read"),
+        response_model=ReactionDetails,
+        responses=answers(400, 403, 404),
+    )
+    async def details(
+        source: Annotated[Group, Depends(queried_source)],
+        referenceId: ReferenceId,
+        reactionType: Annotated[ReactionFilter, Query(description="Like or Comment, in any case")] = None,
+        cursor: Cursor = 0,
+    ) -> Response:
+        reference = check_reference(state, source, referenceId)
+        items = sorted(
+            (
+                r
+                for r in state.reactions
+                if r.reference_id == reference
+                and (reactionType is None or r.reaction_type == reactionType)
+                and r.ticks > cursor
+            ),
+            key=lambda r: r.ticks,
+        )[:REACTION_PAGE]
+        extensions = services.faults.config.extensions
+        out = []
+        for r in items:
+            item: dict[str, Any] = {
+                "reactionId": r.reaction_id,
+                "userId": user_id(r.user),
+                "lastModifiedTime": ticks_to_ms(r.ticks),
+            }
+            if extensions:  # not in the documented item ("the comment text is not in the documented item")
+                item["reactionType"] = r.reaction_type
+                if r.comment is not None:
+                    item["comment"] = r.comment
+            out.append(item)
+        return json_response({"cursor": items[-1].ticks if items else cursor, "reactionDetails": out})
+
+    return api

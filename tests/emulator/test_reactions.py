@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from airflow_provider_kaizala.emulator.services import RouteRules, route_rules
 from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client
 
 TICKS_AT_EPOCH = 621_355_968_000_000_000
@@ -146,3 +147,70 @@ def test_details_paging(emu, setup):
     assert "comment" not in likes["reactionDetails"][0]
     both = ok(client.call("GET", f"/groups/{gid}/reaction/{ref}"))
     assert len(both["reactionDetails"]) == 20
+
+
+def served_by(emu, method, path):
+    """The FastAPI route that serves ``method`` ``/v1{path}`` (``None`` for a route of the old router)."""
+    matched, _ = emu.app.api.match(method, f"/v1{path}")
+    return matched.route if matched is not None else None
+
+
+@pytest.mark.parametrize("extensions", [False, True])
+def test_reaction_routes_declare_their_rules_answer_and_errors(emu, setup, extensions):
+    client, gid = setup
+    emu.admin.faults(extensions=extensions)
+    ref = message(client, gid)
+    ok(react(client, gid, ref, "Comment", comment="c"))
+    calls = [
+        ("POST", f"/groups/{gid}/reaction", {"referenceId": ref, "reactionType": "Like"}, "action.write"),
+        ("GET", f"/groups/{gid}/reaction/summary", None, "action.read"),
+        ("GET", f"/groups/{gid}/reaction/{ref}/summary", None, "action.read"),
+        ("GET", f"/groups/{gid}/reaction/{ref}", None, "action.read"),
+    ]
+    for method, path, body, permission in calls:
+        resp = client.call(method, path, json=body)
+        assert resp.status_code == 200, (method, path, resp.text)
+        route = served_by(emu, method, path)
+        assert route is not None, (method, path)
+        assert route_rules(route.openapi_extra) == RouteRules("resource", permission, "json")
+        route.response_model.model_validate_json(resp.content, strict=True)
+        assert set(route.responses) == {400, 403, 404}, (method, path)
+    assert served_by(emu, "GET", f"/groups/{gid}/reaction/SUMMARY").path.endswith("/reaction/summary")
+
+
+def test_blank_query_values_count_as_absent(emu, setup):
+    client, gid = setup
+    ref = message(client, gid)
+    ok(react(client, gid, ref))
+    ok(react(client, gid, ref, "Comment", comment="c"))
+    summary = ok(client.call("GET", f"/groups/{gid}/reaction/summary?cursor=&sourceGroupId="))
+    assert [s["referenceId"] for s in summary["summary"]] == [ref]
+    details = ok(client.call("GET", f"/groups/{gid}/reaction/{ref}?reactionType=&cursor=&sourceGroupId="))
+    assert len(details["reactionDetails"]) == 2
+
+
+@pytest.mark.parametrize("cursor", ["-1", "+1", "1.0", "1" * 19, "\u00b2", "x", "true"])
+def test_cursors_are_non_negative_ticks_of_up_to_18_digits(emu, setup, cursor):
+    client, gid = setup
+    ref = message(client, gid)
+    for path in ("/reaction/summary", f"/reaction/{ref}"):
+        body = assert_error(
+            client.call("GET", f"/groups/{gid}{path}", params={"CURSOR": cursor}), 400, "InvalidParameters"
+        )
+        assert "cursor" in body["message"]
+    assert ok(client.call("GET", f"/groups/{gid}/reaction/summary", params={"cursor": " 7 "}))["cursor"] == 7
+
+
+def test_comment_rules(emu, setup):
+    client, gid = setup
+    ref = message(client, gid)
+    for comment in (None, "", "x" * 4001, 5):
+        extra = {} if comment is None else {"comment": comment}
+        body = assert_error(react(client, gid, ref, "comment", **extra), 400, "InvalidParameters")
+        assert "comment" in body["message"]
+    ok(react(client, gid, ref, "Comment", comment="x" * 4000))
+    # a Like carries no comment: whatever comes with it is ignored, as the emulator always did
+    ok(react(client, gid, ref, "Like", comment=5))
+    emu.admin.faults(extensions=True)
+    items = ok(client.call("GET", f"/groups/{gid}/reaction/{ref}", params={"reactionType": "LIKE"}))["reactionDetails"]
+    assert [(i["reactionType"], "comment" in i) for i in items] == [("Like", False)]
