@@ -1,143 +1,125 @@
-"""The admin API under ``/_emulator`` (no auth, not throttled, not faulted, not in the call log)."""
+"""The admin API under ``/_emulator``, served by FastAPI: reset, fault switches, relocation, token expiry, the clock,
+connectors, the PIN inbox, groups, the demo tenant, the call log, sent messages, churn and the OpenAPI document.
 
-from __future__ import annotations
+Admin routes have no auth, no throttling, no faults, no call log, and are not part of the Kaizala API (left out of
+the OpenAPI document). Bodies are lenient, as befits a test harness: JSON keys match in any case, and a body may
+come without a ``Content-Type``. Handlers reach the emulator only through :class:`~.services.Services`
+(``state``, ``faults`` and ``control``).
+
+Annotations are evaluated eagerly: FastAPI reads the parameters declared inside :func:`router` from them.
+"""
 
 import asyncio
 import contextlib
 import random
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Path, Query
+from pydantic import AfterValidator, BeforeValidator, Field, StrictStr
+from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator import demo
+from airflow_provider_kaizala.emulator.auth import LenientInt, Phone
 from airflow_provider_kaizala.emulator.faults import FaultConfigError
 from airflow_provider_kaizala.emulator.members import member_json
-from airflow_provider_kaizala.emulator.openapi import openapi_document
-from airflow_provider_kaizala.emulator.routing import Router
-from airflow_provider_kaizala.emulator.state import ALL_PERMISSIONS, Member, phone_int, user_id
-from airflow_provider_kaizala.emulator.wire import (
-    ApiError,
-    Reply,
-    Request,
-    bad_request,
-    not_found,
-    parse_int,
-    parse_phone,
-    parse_phone_list,
-)
+from airflow_provider_kaizala.emulator.models import Body, any_case
+from airflow_provider_kaizala.emulator.services import EndpointUrl, Services, admin
+from airflow_provider_kaizala.emulator.state import ALL_PERMISSIONS, Connector, Group, Member, State, phone_int, user_id
+from airflow_provider_kaizala.emulator.wire import ApiError, bad_request, json_response, not_found
 
-if TYPE_CHECKING:
-    from airflow_provider_kaizala.emulator.app import EmulatorApp
-
+#: The most synthetic subscribers one call may create (subscriberCount, the demo's subscribers, churn's add).
 MAX_SYNTHETIC = 5_000_000
+DEFAULT_TENANT = "00000000-0000-4000-8000-000000000001"
 
 
-def reset(req: Request) -> Reply:
-    req.app.reset()
-    return Reply({"result": True})
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http(s) URL")
+    return value
 
 
-def get_faults(req: Request) -> Reply:
-    return Reply(req.app.faults.config.to_json())
+def _permission(value: str) -> str:
+    if value not in ALL_PERMISSIONS:
+        raise ValueError(f"must be one of {', '.join(ALL_PERMISSIONS)}")
+    return value
 
 
-def set_faults(req: Request) -> Reply:
-    try:
-        return Reply(req.app.faults.update(req.json()))
-    except FaultConfigError as exc:
-        raise bad_request(str(exc)) from exc
+def _seed(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError("must be an integer or a string")
+    return value
 
 
-def relocate(req: Request) -> Reply:
-    body = req.json()
-    app = req.app
-    to = body.get("to")
-    if to is not None and (not isinstance(to, str) or not to.startswith(("http://", "https://"))):
-        raise bad_request("to must be an http(s) URL")
-    app_id = body.get("applicationid")
-    if app_id is not None:
-        conn = app.state.connectors.get(app_id)
-        if conn is None:
-            raise not_found(f"Connector {app_id} not found")
-        targets = [conn]
-    else:
-        targets = list(app.state.connectors.values())
-    if not targets:
-        raise bad_request("There is no connector to relocate")
-    moved = {c.application_id: app.relocate(c, to) + "/" for c in targets}
-    return Reply({"endpointUrl": moved[targets[0].application_id], "connectors": moved})
+HttpUrl = Annotated[StrictStr, AfterValidator(_http_url)]
+Permission = Annotated[StrictStr, AfterValidator(_permission)]
+Count = Annotated[LenientInt, Field(ge=0, le=MAX_SYNTHETIC)]
 
 
-def expire_tokens(req: Request) -> Reply:
-    app_id = req.json().get("applicationid")
-    if app_id is not None and app_id not in req.app.state.connectors:
-        raise not_found(f"Connector {app_id} not found")
-    return Reply({"expired": req.app.state.expire_access_tokens(app_id)})
+class Relocation(Body):
+    """Where to move one connector (``applicationId``) or all of them: ``to``, or else the other endpoint."""
+
+    to: HttpUrl | None = None
+    applicationId: StrictStr | None = None
 
 
-def clock(req: Request) -> Reply:
-    body = req.json()
-    try:
-        seconds = float(body.get("advance_seconds", 0))
-    except (TypeError, ValueError) as exc:
-        raise bad_request("advance_seconds must be a number") from exc
-    state = req.app.state
-    state.clock.offset += seconds
-    return Reply({"offset": state.clock.offset, "now": int(state.clock.now() * 1000)})
+class TokenExpiry(Body):
+    """Whose access tokens to expire: one connector's, or everybody's."""
+
+    applicationId: StrictStr | None = None
 
 
-def create_connector(req: Request) -> Reply:
-    body = req.json()
-    app = req.app
-    phone = parse_phone(body["phone"]) if body.get("phone") is not None else None
-    perms = body.get("permissions")
-    if perms is not None and (not isinstance(perms, list) or any(p not in ALL_PERMISSIONS for p in perms)):
-        raise bad_request(f"permissions must be a list drawn from {', '.join(ALL_PERMISSIONS)}")
-    group_id = body.get("groupid")
-    if group_id is not None and group_id not in app.state.groups:
-        raise not_found(f"Group {group_id} not found")
-    conn, refresh = app.state.create_connector(
-        endpoint=app.urls["primary"],
-        name=body.get("name"),
-        phone=phone,
-        tenant_id=body.get("tenantid"),
-        permissions=perms,
-        group_id=group_id,
-    )
-    return Reply(connector_json(app, conn.application_id, refresh))
+class ClockAdvance(Body):
+    """How far to move the emulator's clock (seconds, may be negative)."""
+
+    advance_seconds: Annotated[float, Field(allow_inf_nan=False)] = 0.0
 
 
-def delete_connector(req: Request) -> Reply:
-    """Delete a connector (as on the portal): its refresh tokens stop working, its access tokens are revoked."""
-    state = req.app.state
-    app_id = req.params["applicationId"]
-    if app_id not in state.connectors:
-        raise not_found(f"Connector {app_id} not found")
-    state.delete_connector(app_id)
-    return Reply({"result": True})
+class NewConnector(Body):
+    """A connector to create; what is left out gets a default (a random user, every permission, tenant token)."""
+
+    name: StrictStr | None = None
+    phone: Phone | None = None
+    tenantId: StrictStr | None = None
+    permissions: list[Permission] | None = None
+    groupId: Annotated[StrictStr | None, Field(description="a group token's group")] = None
 
 
-def new_refresh_token(req: Request) -> Reply:
-    """Generate a new refresh token for a connector (as on the portal); its previous ones stop working."""
-    state = req.app.state
-    app_id = req.params["applicationId"]
-    if app_id not in state.connectors:
-        raise not_found(f"Connector {app_id} not found")
-    return Reply({"refreshToken": state.issue_refresh_token(app_id, replace=True)})
+class NewGroup(Body):
+    """A group to create directly (no connector needed), with members, admins and subscribers."""
+
+    name: StrictStr = ""
+    groupType: any_case("Group", "ConnectGroup") = "Group"  # type: ignore[valid-type]
+    welcomeMessage: StrictStr = ""
+    admins: list[Phone] = []
+    members: list[Phone] = []
+    unprovisioned: Annotated[list[Phone], Field(description="numbers that are not Kaizala users")] = []
+    subscribers: list[Phone] = []
+    subscriberCount: Annotated[Count, Field(description="synthetic subscribers to add")] = 0
+    parentId: StrictStr | None = None
+    tenantId: StrictStr = DEFAULT_TENANT
 
 
-def get_pins(req: Request) -> Reply:
-    """The emulator's SMS inbox: the live PIN sent by ``generatePin`` to a number for a connector."""
-    q = req.query
-    phone, app_id = q.get("mobilenumber"), q.get("applicationid")
-    if not phone or not app_id:
-        raise bad_request("Query parameters mobileNumber and applicationId are required")
-    pin = req.app.state.pins.get((app_id, parse_phone(phone)))
-    if pin is None or pin.expiry <= req.app.state.clock.now():
-        raise not_found("No PIN was sent to this number for this connector")
-    return Reply({"pin": pin.pin, "expiry": int(pin.expiry * 1000)})
+class DemoSeed(Body):
+    """The demo tenant's size: subscribers of its public group."""
+
+    subscribers: Count = demo.DEFAULT_SUBSCRIBERS
 
 
-def connector_json(app: EmulatorApp, app_id: str, refresh: str) -> dict[str, Any]:
-    conn = app.state.connectors[app_id]
+class Churn(Body):
+    """Members or subscribers to add and remove now, and (``every_seconds`` > 0) again and again in the background
+    (``every_seconds`` 0 stops it)."""
+
+    groupId: StrictStr
+    kind: Literal["members", "subscribers"]
+    add: Count = 0
+    remove: Annotated[LenientInt, Field(ge=0)] = 0
+    seed: Annotated[int | str | None, BeforeValidator(_seed)] = None
+    every_seconds: Annotated[float | None, Field(allow_inf_nan=False)] = None
+
+
+def connector_json(conn: Connector, refresh: str) -> dict[str, Any]:
+    """A created connector with its credentials (the admin API's answer; never logged)."""
     return {
         "applicationId": conn.application_id,
         "applicationSecret": conn.secret,
@@ -150,116 +132,22 @@ def connector_json(app: EmulatorApp, app_id: str, refresh: str) -> dict[str, Any
     }
 
 
-def create_group(req: Request) -> Reply:
-    body = req.json()
-    state = req.app.state
-    name = body.get("name") or "Group"
-    group_type = body.get("grouptype") or "Group"
-    if not isinstance(group_type, str) or group_type.lower() not in ("group", "connectgroup"):
-        raise bad_request("groupType must be Group or ConnectGroup")
-    group_type = "ConnectGroup" if group_type.lower() == "connectgroup" else "Group"
-    admins = parse_phone_list(body.get("admins"), "admins")
-    members = parse_phone_list(body.get("members"), "members")
-    unprovisioned = parse_phone_list(body.get("unprovisioned"), "unprovisioned")
-    explicit_subs = parse_phone_list(body.get("subscribers"), "subscribers")
-    count = parse_int(body.get("subscribercount", 0), "subscriberCount")
-    if not 0 <= count <= MAX_SYNTHETIC:
-        raise bad_request(f"subscriberCount must be between 0 and {MAX_SYNTHETIC}")
-    if (count or explicit_subs) and group_type != "ConnectGroup":
-        raise bad_request("Only a ConnectGroup has subscribers")
-    parent_id = body.get("parentid")
-    if parent_id is not None and parent_id not in state.groups:
-        raise not_found(f"Group {parent_id} not found")
-    group = state.create_group(
-        name=str(name),
-        group_type=group_type,
-        welcome_message=str(body.get("welcomemessage") or ""),
-        members=members,
-        admins=admins,
-        parent_id=parent_id,
-        tenant_id=str(body.get("tenantid") or "00000000-0000-4000-8000-000000000001"),
-    )
-    for phone in unprovisioned:
-        state.provisioned[phone] = False
-    for phone in admins:
-        state.provisioned.setdefault(phone, True)
-    state.add_synthetic_subscribers(group, count, random.Random(f"{group.group_id}:{count}"))
-    for phone in explicit_subs:
-        group.add_subscriber(phone_int(phone))
-    return Reply({"groupId": group.group_id})
+def group_view(group: Group) -> dict[str, Any]:
+    """A group as ``GET /_emulator/groups`` lists it."""
+    return {
+        "groupId": group.group_id,
+        "groupName": group.name,
+        "groupType": group.group_type,
+        "parentIds": list(group.parents),
+        "subGroupIds": list(group.children),
+        "memberCount": len(group.members),
+        "subscriberCount": len(group.subscribers),
+    }
 
 
-def list_groups(req: Request) -> Reply:
-    state = req.app.state
-    return Reply(
-        {
-            "groups": [
-                {
-                    "groupId": g.group_id,
-                    "groupName": g.name,
-                    "groupType": g.group_type,
-                    "parentIds": list(g.parents),
-                    "subGroupIds": list(g.children),
-                    "memberCount": len(g.members),
-                    "subscriberCount": len(g.subscribers),
-                }
-                for g in state.groups.values()
-            ]
-        }
-    )
-
-
-def _group(req: Request) -> Any:
-    group = req.app.state.groups.get(req.params["groupId"])
-    if group is None:
-        raise not_found(f"Group {req.params['groupId']} not found")
-    return group
-
-
-def group_members(req: Request) -> Reply:
-    group = _group(req)
-    return Reply({"members": [member_json(req.app.state, m) for m in group.members.values()]})
-
-
-def group_subscribers(req: Request) -> Reply:
-    group = _group(req)
-    return Reply({"subscribers": [{"id": user_id(f"+{n}"), "mobileNumber": f"+{n}"} for n in group.subscribers]})
-
-
-def seed_demo(req: Request) -> Reply:
-    body = req.json()
-    count = parse_int(body.get("subscribers", demo.DEFAULT_SUBSCRIBERS), "subscribers")
-    return Reply(demo.seed(req.app, subscribers=count))
-
-
-def get_calls(req: Request) -> Reply:
-    since = parse_int(req.query.get("since", "0"), "since")
-    calls = [c for c in req.app.calls if c["seq"] > since]
-    return Reply({"calls": calls, "next": calls[-1]["seq"] if calls else max(since, 0)})
-
-
-def clear_calls(req: Request) -> Reply:
-    req.app.calls.clear()
-    return Reply({"result": True})
-
-
-def get_messages(req: Request) -> Reply:
-    gid = req.query.get("groupid")
-    msgs = req.app.state.messages
-    return Reply({"messages": [m.to_json() for m in msgs if gid is None or m.group_id == gid]})
-
-
-def openapi_json(req: Request) -> Reply:
-    """The OpenAPI 3.0 description of the ``/v1`` API, its server being the endpoint that was asked."""
-    return Reply(openapi_document(req.app.urls.get(req.endpoint)))
-
-
-# -- churn ------------------------------------------------------------------------------------------
-def do_churn(
-    app: EmulatorApp, group_id: str, kind: str, add: int, remove: int, rng: random.Random
-) -> dict[str, list[str]]:
-    """Add ``add`` new and remove ``remove`` random existing members or subscribers of a group."""
-    state = app.state
+def do_churn(state: State, group_id: str, kind: str, add: int, remove: int, rng: random.Random) -> dict[str, list[str]]:
+    """Add ``add`` new and remove ``remove`` random existing members or subscribers of a group (admins and connector
+    users are never removed)."""
     group = state.groups.get(group_id)
     if group is None:
         raise not_found(f"Group {group_id} not found")
@@ -275,7 +163,7 @@ def do_churn(
             phone = state.random_phone(rng, group.members)
             group.members[phone] = Member(phone, "Member")
             added.append(phone)
-    elif kind == "subscribers":
+    else:
         if not group.is_public:
             raise bad_request("Only a ConnectGroup has subscribers")
         subs = group.subscribers
@@ -288,72 +176,202 @@ def do_churn(
             n = rng.randint(919600000000, 919999999999)
             if group.add_subscriber(n):
                 added.append(f"+{n}")
-    else:
-        raise bad_request("kind must be members or subscribers")
     return {"added": added, "removed": removed}
 
 
-def churn(req: Request) -> Reply:
-    body = req.json()
-    app = req.app
-    group_id = body.get("groupid")
-    kind = body.get("kind")
-    if not isinstance(group_id, str) or kind not in ("members", "subscribers"):
-        raise bad_request("groupId and kind (members|subscribers) are required")
-    add = parse_int(body.get("add", 0), "add")
-    remove = parse_int(body.get("remove", 0), "remove")
-    if add < 0 or remove < 0:
-        raise bad_request("add and remove must be >= 0")
-    seed = body.get("seed")
-    rng = random.Random(seed) if seed is not None else app.state.churn_rng
-    result = do_churn(app, group_id, kind, add, remove, rng)
-    every = body.get("every_seconds")
-    key = f"{group_id}:{kind}"
-    if every is not None:
-        try:
-            period = float(every)
-        except (TypeError, ValueError) as exc:
-            raise bad_request("every_seconds must be a number") from exc
-        old = app.background.pop(key, None)
-        if old is not None:
-            old.cancel()
-        if period > 0:
-            app.background[key] = asyncio.get_running_loop().create_task(
-                _churn_forever(app, group_id, kind, add, remove, rng, period)
-            )
-    out: dict[str, Any] = dict(result)
-    out["background"] = key in app.background
-    return Reply(out)
-
-
 async def _churn_forever(
-    app: EmulatorApp, group_id: str, kind: str, add: int, remove: int, rng: random.Random, period: float
+    state: State, group_id: str, kind: str, add: int, remove: int, rng: random.Random, period: float
 ) -> None:
     while True:
         await asyncio.sleep(period)
         with contextlib.suppress(ApiError):
-            do_churn(app, group_id, kind, add, remove, rng)
+            do_churn(state, group_id, kind, add, remove, rng)
 
 
-def register(router: Router) -> None:
-    admin = "admin"
-    router.add("POST", "/_emulator/reset", reset, kind=admin)
-    router.add("GET", "/_emulator/faults", get_faults, kind=admin)
-    router.add("POST", "/_emulator/faults", set_faults, kind=admin)
-    router.add("POST", "/_emulator/relocate", relocate, kind=admin)
-    router.add("POST", "/_emulator/expire-tokens", expire_tokens, kind=admin)
-    router.add("POST", "/_emulator/clock", clock, kind=admin)
-    router.add("POST", "/_emulator/connectors", create_connector, kind=admin)
-    router.add("DELETE", "/_emulator/connectors/{applicationId}", delete_connector, kind=admin)
-    router.add("POST", "/_emulator/connectors/{applicationId}/refresh-token", new_refresh_token, kind=admin)
-    router.add("GET", "/_emulator/pins", get_pins, kind=admin)
-    router.add("POST", "/_emulator/groups", create_group, kind=admin)
-    router.add("GET", "/_emulator/groups", list_groups, kind=admin)
-    router.add("GET", "/_emulator/groups/{groupId}/members", group_members, kind=admin)
-    router.add("GET", "/_emulator/groups/{groupId}/subscribers", group_subscribers, kind=admin)
-    router.add("POST", "/_emulator/seed/demo", seed_demo, kind=admin)
-    router.add("GET", "/_emulator/calls", get_calls, kind=admin)
-    router.add("DELETE", "/_emulator/calls", clear_calls, kind=admin)
-    router.add("GET", "/_emulator/messages", get_messages, kind=admin)
-    router.add("POST", "/_emulator/churn", churn, kind=admin)
-    router.add("GET", "/_emulator/openapi.json", openapi_json, kind=admin)
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Response]])
+
+ApplicationId = Annotated[str, Path(description="Connector id (`<guid>@2`)")]
+GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
+
+
+def router(services: Services) -> APIRouter:
+    """The ``/_emulator`` routes bound to ``services`` (a body without a ``Content-Type`` is read as JSON)."""
+    api = APIRouter(strict_content_type=False)
+    state = services.state
+    faults = services.faults
+    control = services.control
+
+    def route(method: str, path: str) -> Callable[[Handler], Handler]:
+        """Declare an admin route (pipeline rules of ``services.admin()``, left out of the OpenAPI document)."""
+        return api.api_route(path, methods=[method], openapi_extra=admin(), include_in_schema=False)
+
+    def connector(app_id: str | None) -> Connector:
+        conn = state.connectors.get(app_id) if app_id is not None else None
+        if conn is None:
+            raise not_found(f"Connector {app_id} not found")
+        return conn
+
+    def group_of(group_id: str) -> Group:
+        group = state.groups.get(group_id)
+        if group is None:
+            raise not_found(f"Group {group_id} not found")
+        return group
+
+    @route("POST", "/_emulator/reset")
+    async def reset() -> Response:
+        control.reset()
+        return json_response({"result": True})
+
+    @route("GET", "/_emulator/faults")
+    async def get_faults() -> Response:
+        return json_response(faults.config.to_json())
+
+    @route("POST", "/_emulator/faults")
+    async def set_faults(changes: dict[str, Any] | None = None) -> Response:
+        try:
+            return json_response(faults.update({str(k).lower(): v for k, v in (changes or {}).items()}))
+        except FaultConfigError as exc:
+            raise bad_request(str(exc)) from exc
+
+    @route("POST", "/_emulator/relocate")
+    async def relocate(body: Relocation | None = None) -> Response:
+        move = body or Relocation()
+        targets = [connector(move.applicationId)] if move.applicationId is not None else list(state.connectors.values())
+        if not targets:
+            raise bad_request("There is no connector to relocate")
+        moved = {c.application_id: control.relocate(c, move.to) + "/" for c in targets}
+        return json_response({"endpointUrl": moved[targets[0].application_id], "connectors": moved})
+
+    @route("POST", "/_emulator/expire-tokens")
+    async def expire_tokens(body: TokenExpiry | None = None) -> Response:
+        app_id = body.applicationId if body is not None else None
+        if app_id is not None:
+            connector(app_id)
+        return json_response({"expired": state.expire_access_tokens(app_id)})
+
+    @route("POST", "/_emulator/clock")
+    async def clock(body: ClockAdvance | None = None) -> Response:
+        state.clock.offset += (body or ClockAdvance()).advance_seconds
+        return json_response({"offset": state.clock.offset, "now": int(state.clock.now() * 1000)})
+
+    @route("POST", "/_emulator/connectors")
+    async def create_connector(body: NewConnector | None = None) -> Response:
+        new = body or NewConnector()
+        if new.groupId is not None:
+            group_of(new.groupId)
+        conn, refresh = state.create_connector(
+            endpoint=control.urls["primary"],
+            name=new.name,
+            phone=new.phone,
+            tenant_id=new.tenantId,
+            permissions=new.permissions,
+            group_id=new.groupId,
+        )
+        return json_response(connector_json(conn, refresh))
+
+    @route("DELETE", "/_emulator/connectors/{applicationId}")
+    async def delete_connector(applicationId: ApplicationId) -> Response:
+        """Delete a connector (as on the portal): its refresh tokens stop working, its access tokens are revoked."""
+        state.delete_connector(connector(applicationId).application_id)
+        return json_response({"result": True})
+
+    @route("POST", "/_emulator/connectors/{applicationId}/refresh-token")
+    async def new_refresh_token(applicationId: ApplicationId) -> Response:
+        """A new refresh token for a connector (as on the portal); its previous ones stop working."""
+        conn = connector(applicationId)
+        return json_response({"refreshToken": state.issue_refresh_token(conn.application_id, replace=True)})
+
+    @route("GET", "/_emulator/pins")
+    async def get_pins(
+        mobileNumber: Annotated[Phone, Query()], applicationId: Annotated[str, Query(min_length=1)]
+    ) -> Response:
+        """The emulator's SMS inbox: the live PIN ``generatePin`` sent to a number for a connector."""
+        pin = state.pins.get((applicationId, mobileNumber))
+        if pin is None or pin.expiry <= state.clock.now():
+            raise not_found("No PIN was sent to this number for this connector")
+        return json_response({"pin": pin.pin, "expiry": int(pin.expiry * 1000)})
+
+    @route("POST", "/_emulator/groups")
+    async def create_group(body: NewGroup | None = None) -> Response:
+        body = body or NewGroup()
+        subscribers = list(dict.fromkeys(body.subscribers))
+        if (body.subscriberCount or subscribers) and body.groupType != "ConnectGroup":
+            raise bad_request("Only a ConnectGroup has subscribers")
+        if body.parentId is not None:
+            group_of(body.parentId)
+        admins = list(dict.fromkeys(body.admins))
+        group = state.create_group(
+            name=body.name or "Group",
+            group_type=body.groupType,
+            welcome_message=body.welcomeMessage,
+            members=list(dict.fromkeys(body.members)),
+            admins=admins,
+            parent_id=body.parentId,
+            tenant_id=body.tenantId or DEFAULT_TENANT,
+        )
+        for phone in body.unprovisioned:
+            state.provisioned[phone] = False
+        for phone in admins:
+            state.provisioned.setdefault(phone, True)
+        state.add_synthetic_subscribers(
+            group, body.subscriberCount, random.Random(f"{group.group_id}:{body.subscriberCount}")
+        )
+        for phone in subscribers:
+            group.add_subscriber(phone_int(phone))
+        return json_response({"groupId": group.group_id})
+
+    @route("GET", "/_emulator/groups")
+    async def list_groups() -> Response:
+        return json_response({"groups": [group_view(g) for g in state.groups.values()]})
+
+    @route("GET", "/_emulator/groups/{groupId}/members")
+    async def group_members(groupId: GroupId) -> Response:
+        return json_response({"members": [member_json(state, m) for m in group_of(groupId).members.values()]})
+
+    @route("GET", "/_emulator/groups/{groupId}/subscribers")
+    async def group_subscribers(groupId: GroupId) -> Response:
+        subs = group_of(groupId).subscribers
+        return json_response({"subscribers": [{"id": user_id(f"+{n}"), "mobileNumber": f"+{n}"} for n in subs]})
+
+    @route("POST", "/_emulator/seed/demo")
+    async def seed_demo(body: DemoSeed | None = None) -> Response:
+        size = (body or DemoSeed()).subscribers
+        return json_response(demo.seed_tenant(state, control.urls["primary"], size))
+
+    @route("GET", "/_emulator/calls")
+    async def get_calls(since: Annotated[LenientInt, Query()] = 0) -> Response:
+        calls = [c for c in control.calls if c["seq"] > since]
+        return json_response({"calls": calls, "next": calls[-1]["seq"] if calls else max(since, 0)})
+
+    @route("DELETE", "/_emulator/calls")
+    async def clear_calls() -> Response:
+        control.calls.clear()
+        return json_response({"result": True})
+
+    @route("GET", "/_emulator/messages")
+    async def get_messages(groupId: Annotated[str | None, Query()] = None) -> Response:
+        msgs = state.messages
+        return json_response({"messages": [m.to_json() for m in msgs if groupId is None or m.group_id == groupId]})
+
+    @route("POST", "/_emulator/churn")
+    async def churn(body: Churn) -> Response:
+        rng = random.Random(body.seed) if body.seed is not None else state.churn_rng
+        result: dict[str, Any] = dict(do_churn(state, body.groupId, body.kind, body.add, body.remove, rng))
+        key = f"{body.groupId}:{body.kind}"
+        if body.every_seconds is not None:
+            old = control.background.pop(key, None)
+            if old is not None:
+                old.cancel()
+            if body.every_seconds > 0:
+                control.background[key] = asyncio.get_running_loop().create_task(
+                    _churn_forever(state, body.groupId, body.kind, body.add, body.remove, rng, body.every_seconds)
+                )
+        result["background"] = key in control.background
+        return json_response(result)
+
+    @route("GET", "/_emulator/openapi.json")
+    async def openapi_json(url: EndpointUrl) -> Response:
+        """The OpenAPI 3.0 description of the ``/v1`` API, its server being the endpoint that was asked."""
+        return json_response(control.openapi_document(url))
+
+    return api

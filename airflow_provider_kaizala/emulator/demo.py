@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from airflow_provider_kaizala.emulator.state import Action, ActionResponse, Connector, Group, State
 from airflow_provider_kaizala.emulator.wire import iso_ms
-
-if TYPE_CHECKING:
-    from airflow_provider_kaizala.emulator.app import EmulatorApp
 
 DEFAULT_SUBSCRIBERS = 5000
 TENANT_ID = "7d3c9a52-0f4e-4b8a-9c61-2e5d8f0a1b3c"
@@ -39,9 +36,9 @@ def airflow_conn(url: str, app_id: str, secret: str, refresh: str) -> dict[str, 
     }
 
 
-def demo_connector(app: EmulatorApp) -> tuple[Connector, str]:
-    """The demo connector and a live refresh token: the one kept by ``--state-file`` if there is one, else new."""
-    state = app.state
+def demo_connector(state: State, primary_url: str) -> tuple[Connector, str]:
+    """The demo connector and a live refresh token: the one kept by ``--state-file`` if there is one, else a new one
+    on the endpoint ``primary_url``."""
     for app_id in state.kept_connectors:
         conn = state.connectors[app_id]
         if (conn.name, conn.phone, conn.tenant_id, conn.group_id) == ("demo-connector", ADMIN_PHONE, TENANT_ID, None):
@@ -49,14 +46,24 @@ def demo_connector(app: EmulatorApp) -> tuple[Connector, str]:
             if refresh is not None:
                 state.new_guid()  # the id a new connector would have taken: later ids stay as on a fresh start
                 return conn, refresh
-    return state.create_connector(
-        endpoint=app.urls["primary"], name="demo-connector", phone=ADMIN_PHONE, tenant_id=TENANT_ID
-    )
+    return state.create_connector(endpoint=primary_url, name="demo-connector", phone=ADMIN_PHONE, tenant_id=TENANT_ID)
 
 
-def seed(app: EmulatorApp, subscribers: int = DEFAULT_SUBSCRIBERS) -> dict[str, Any]:
-    """Create the demo tenant in ``app`` and describe it (including the Airflow connection JSON)."""
-    state = app.state
+class Emulator(Protocol):
+    """What :func:`seed` reads of an emulator app: its state and its endpoints' URLs."""
+
+    state: State
+    urls: dict[str, str]
+
+
+def seed(app: Emulator, subscribers: int = DEFAULT_SUBSCRIBERS) -> dict[str, Any]:
+    """:func:`seed_tenant` for a caller holding the whole app (the CLI and the harness)."""
+    return seed_tenant(app.state, app.urls["primary"], subscribers)
+
+
+def seed_tenant(state: State, primary_url: str, subscribers: int = DEFAULT_SUBSCRIBERS) -> dict[str, Any]:
+    """Create the demo tenant in ``state`` (its connector on the endpoint ``primary_url``, the URL its Airflow
+    connection reaches) and describe it (including the Airflow connection JSON)."""
     admins = [p for p, role, _ in FIELD_TEAM if role == "Admin"]
     members = [p for p, role, _ in FIELD_TEAM if role == "Member"]
     for phone, _, provisioned in FIELD_TEAM:
@@ -93,7 +100,7 @@ def seed(app: EmulatorApp, subscribers: int = DEFAULT_SUBSCRIBERS) -> dict[str, 
         welcome="Thanks for subscribing to Customer Updates.",
     )
     state.add_synthetic_subscribers(public, subscribers, random.Random(f"demo:{subscribers}"))
-    conn, refresh = demo_connector(app)
+    conn, refresh = demo_connector(state, primary_url)
     demo_actions = seed_actions(state, field)
     groups = {g.name: g.group_id for g in (field, north, south, delhi, managers, public)}
     return {
@@ -110,7 +117,7 @@ def seed(app: EmulatorApp, subscribers: int = DEFAULT_SUBSCRIBERS) -> dict[str, 
         "publicGroupId": public.group_id,
         "actions": demo_actions,
         "subscriberCount": len(public.subscribers),
-        "conn": airflow_conn(app.urls["primary"], conn.application_id, conn.secret, refresh),
+        "conn": airflow_conn(primary_url, conn.application_id, conn.secret, refresh),
     }
 
 

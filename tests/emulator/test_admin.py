@@ -13,6 +13,7 @@ import tracemalloc
 from pathlib import Path
 
 import phonenumbers
+import pytest
 import requests
 
 from airflow_provider_kaizala.emulator.app import EmulatorApp
@@ -311,3 +312,59 @@ def test_throttle_auth_switch(emu):
     emu.admin.faults(throttle_limit=2, throttle_window=30, throttle_auth=True)
     app = emu.admin.create_connector(phone=ADMIN)
     assert [get_token(emu.url, app).status_code for _ in range(3)] == [200, 200, 429]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("expire-tokens", {"applicationId": ["x@2"]}, "applicationId"),
+        ("relocate", {"applicationId": {"id": "x@2"}}, "applicationId"),
+        ("relocate", {"to": "ftp://elsewhere"}, "to"),
+        ("connectors", {"groupId": ["g@1"]}, "groupId"),
+        ("connectors", {"permissions": ["groupinfo.read", "root"]}, "permissions[1]"),
+        ("groups", {"parentId": ["p@1"]}, "parentId"),
+        ("groups", {"groupType": "ConnectGroup", "subscriberCount": -1}, "subscriberCount"),
+        ("churn", {"groupId": "g@1", "kind": "members", "seed": [1]}, "seed"),
+        ("clock", {"advance_seconds": "nan"}, "advance_seconds"),
+        ("seed/demo", {"subscribers": "many"}, "subscribers"),
+    ],
+)
+def test_admin_bodies_with_a_wrong_value_are_a_400_naming_it(emu, path, body, field):
+    """A value of the wrong type is a 400 naming it (a list or object id used to be looked up and fail with a 500;
+    a "nan" clock step used to make the emulator's clock NaN)."""
+    resp = requests.post(f"{emu.url}/_emulator/{path}", json=body, timeout=10)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["message"].startswith(f"Parameter {field}: ")
+    assert isinstance(emu.admin.advance_clock(0)["now"], int)
+
+
+def test_admin_bodies_are_lenient(emu):
+    """Keys in any case, a body without a Content-Type read as JSON, no body at all for what has defaults."""
+    resp = requests.post(f"{emu.url}/_emulator/groups", data=b'{"NAME": "G", "GROUPTYPE": "connectgroup"}', timeout=10)
+    assert resp.status_code == 200, resp.text
+    assert requests.post(f"{emu.url}/_emulator/groups", timeout=10).status_code == 200
+    views = {g["groupId"]: g for g in emu.admin.groups()}
+    assert views[resp.json()["groupId"]]["groupType"] == "ConnectGroup"
+    assert sorted(g["groupName"] for g in views.values()) == ["G", "Group"]
+    assert requests.post(f"{emu.url}/_emulator/faults", json={"ERROR_RATE": 0.25}, timeout=10).status_code == 200
+    assert emu.admin.faults()["error_rate"] == 0.25
+    assert (
+        requests.post(f"{emu.url}/_emulator/clock", data=b'{"Advance_Seconds": "60"}', timeout=10).json()["offset"]
+        == 60.0
+    )
+    assert requests.get(f"{emu.url}/_emulator/calls", params={"SINCE": "0"}, timeout=10).status_code == 200
+
+
+def test_pin_inbox_needs_a_valid_number_and_a_connector(emu):
+    app = emu.admin.create_connector(phone=ADMIN)
+    inbox = f"{emu.url}/_emulator/pins"
+    resp = requests.get(inbox, params={"applicationId": app["applicationId"]}, timeout=10)
+    assert resp.status_code == 400
+    assert resp.json()["message"].startswith("Parameter mobileNumber: ")
+    resp = requests.get(inbox, params={"mobileNumber": "+1", "applicationId": app["applicationId"]}, timeout=10)
+    assert resp.json()["message"].startswith("Parameter mobileNumber: ")
+    query = {"MOBILENUMBER": ADMIN, "applicationid": app["applicationId"]}
+    assert requests.get(inbox, params=query, timeout=10).status_code == 404  # nothing sent yet
+    auth = {"mobileNumber": ADMIN, "applicationId": app["applicationId"]}
+    assert requests.post(f"{emu.url}/v1/generatePin", json=auth, timeout=10).status_code == 200
+    assert requests.get(inbox, params=query, timeout=10).json()["pin"] == emu.admin.pin(ADMIN, app["applicationId"])
