@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 import uuid
 
 import pytest
 
+from airflow_provider_kaizala.emulator.app import EmulatorApp
 from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client
 
 THIRD = "+919810000003"
@@ -477,3 +479,70 @@ def test_demo_tenant_has_actions(emu):
     jobs = ok(client.call("GET", f"/groups/{gid}/actions", params={"actionType": "Job"}))["actions"]
     assert jobs[0]["actionBody"]["responseCount"] == 1
     assert jobs[0]["actionBody"]["isCompleted"] is False
+
+
+def test_a_viewer_is_refused_before_the_body_is_read(emu, setup):
+    """Posting needs a member (the group's role check runs before the body is validated, as on every migrated
+    route): a user who only sees the group through its parent gets 403 whatever the body, and nothing is stored."""
+    client, _ = setup
+    parent = emu.admin.create_group(name="P", admins=[OTHER], members=[ADMIN])
+    child = emu.admin.create_group(name="C", admins=[OTHER], parentId=parent)
+    for body in ({"actionType": "Nope", "actionBody": {}}, {"actionType": "Job", "actionBody": {"title": "t"}}):
+        assert_error(post(client, child, body), 403, "Forbidden")
+    assert emu.admin.actions(child) == []
+
+
+def test_options_count_only_for_option_questions(emu, setup):
+    """A Text question's ``options`` are ignored (not checked, stored empty), as before the move to models."""
+    client, gid = setup
+    question = {"title": "Why", "type": "text", "options": [{"nope": 1}, "x"]}
+    sid = ok(post(client, gid, {"actionType": "Survey", "actionBody": {"title": "t", "questions": [question]}}))
+    stored = ok(client.call("GET", f"/groups/{gid}/actions/{sid['actionId']}"))["actionDetails"]["questions"]
+    assert stored == [{"title": "Why", "type": "Text", "options": []}]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ({"title": "n", "type": "Numeric"}, 10**400),  # beyond a double: was stored, then broke every read
+        ({"title": "d", "type": "Date"}, -1e308),  # epoch s -> ms overflowed to -inf: was a 500
+    ],
+    ids=["numeric-beyond-double", "date-overflow"],
+)
+def test_answers_beyond_a_double_are_bad_requests(emu, setup, question, answer):
+    client, gid = setup
+    sid = ok(post(client, gid, {"actionType": "Survey", "actionBody": {"title": "t", "questions": [question]}}))
+    url = f"/groups/{gid}/actions/{sid['actionId']}/responses"
+    err = assert_error(
+        client.call("POST", url, json={"actionType": "Survey", "actionBody": {"answers": [answer]}}),
+        400,
+        "InvalidParameters",
+    )
+    assert "actionBody.answers[0]" in err["message"], err
+    assert emu.admin.responses(sid["actionId"]) == []
+    ok(client.call("GET", f"/groups/{gid}/actions/{sid['actionId']}", params={"getDetails": "true"}))
+
+
+def test_generated_document_describes_each_action_variant():
+    """AC1's body is one variant per action type (actionType in any case) plus the custom package (id), each with
+    its own required fields; the Swagger's custom-package example id fits the id pattern."""
+    doc = EmulatorApp().api.openapi_document("http://127.0.0.1:1")
+    schemas = doc["components"]["schemas"]
+    body = doc["paths"]["/v1/groups/{groupId}/actions"]["post"]["requestBody"]["content"]["application/json"]
+    variants = [schemas[ref["$ref"].rsplit("/", 1)[1]] for ref in body["schema"]["anyOf"]]
+    assert len(variants) == 7
+    required = {tuple(v["required"]) for v in variants}
+    assert required == {("actionType", "actionBody"), ("id", "actionBody")}
+    job = schemas["JobPost"]
+    assert re.fullmatch(job["properties"]["actionType"]["pattern"], "jOB")
+    assert schemas["JobBody"]["required"] == ["title", "assignedTo"]
+    assert schemas["SurveyBody"]["required"] == ["title", "questions"]
+    assert schemas["PollBody"]["required"] == ["question", "choices"]
+    assert schemas["LetsMeetBody"]["required"] == ["title", "startingTime"]
+    package = schemas["CustomPost"]["properties"]["id"]["pattern"]
+    assert re.fullmatch(package, "25b39b30-0806-4d17-b6a7-a39f21fa52e9")
+    assert re.fullmatch(package, "com.microsoft.kaizala.miniapps.BdayMessage.12")
+    assert "required" not in schemas["CustomBody"]
+    responses = doc["paths"]["/v1/groups/{groupId}/actions/{actionId}/responses"]["post"]
+    assert {"200", "400", "403", "404"} <= set(responses["responses"])
+    assert not any(path.startswith("/_emulator") for path in doc["paths"])
