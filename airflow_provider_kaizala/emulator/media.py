@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import struct
+from collections.abc import AsyncGenerator
 from email.parser import BytesHeaderParser
 from email.policy import HTTP
 from typing import Annotated, Any, Protocol
@@ -22,9 +23,8 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
+from starlette.datastructures import FormData, Headers, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -127,8 +127,8 @@ def is_media_path(path: str) -> bool:
     return path.rstrip("/").lower() in ("/v1/media", "/v1/media/url")
 
 
-def _check_form_type(content_type: str | None) -> None:
-    """415 unless the body is multipart/form-data; 400 when it has no boundary."""
+def _form_boundary(content_type: str | None) -> str:
+    """The boundary of a multipart/form-data body: 415 for another or no Content-Type, 400 without a boundary."""
     if not content_type:
         raise UnsupportedMedia("Content-Type multipart/form-data is required")
     headers = _header_parser.parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n")
@@ -137,6 +137,25 @@ def _check_form_type(content_type: str | None) -> None:
     boundary = headers.get_param("boundary")
     if not isinstance(boundary, str) or not boundary:
         raise bad_request("multipart/form-data body without a boundary")
+    return boundary
+
+
+async def _read_form(content_type: str | None, body: AsyncGenerator[bytes, None]) -> FormData:
+    """The parts of a multipart/form-data body, however many (the body size limit bounds them).
+
+    The parser is given the Content-Type in one canonical spelling: python-multipart releases before 0.0.21 match
+    the media type case-sensitively (``Multipart/Form-Data`` read as no form at all), and the media type and its
+    parameter names are case-insensitive (RFC 9110).
+    """
+    boundary = _form_boundary(content_type)
+    quoted = boundary.replace("\\", "\\\\").replace('"', '\\"')
+    headers = Headers({"content-type": f'multipart/form-data; boundary="{quoted}"'})
+    try:
+        return await MultiPartParser(headers, body, max_files=math.inf, max_fields=math.inf).parse()
+    except MultiPartException as exc:
+        raise bad_request(f"Malformed multipart/form-data body: {exc.message}") from None
+    except ValueError:  # python-multipart's own parse errors (FormParserError), when Starlette passes them on
+        raise bad_request("Malformed multipart/form-data body") from None
 
 
 def _media_type(raw: str) -> str:
@@ -261,14 +280,7 @@ def router(services: Services) -> APIRouter:
         description="Several images make an Album; other kinds one file per upload.",
     )
     async def upload_media(request: Request, conn: Caller) -> Response:
-        _check_form_type(request.headers.get("content-type"))
-        try:
-            form = await request.form(max_files=math.inf, max_fields=math.inf)
-        except (HTTPException, MultiPartException) as exc:
-            detail = exc.detail if isinstance(exc, HTTPException) else exc.message
-            raise bad_request(f"Malformed multipart/form-data body: {detail}") from None
-        except (KeyError, ValueError):  # python-multipart's parse errors are ValueErrors
-            raise bad_request("Malformed multipart/form-data body") from None
+        form = await _read_form(request.headers.get("content-type"), request.stream())
         try:
             files: list[MediaFile] = []
             kinds: set[str] = set()

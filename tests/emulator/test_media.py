@@ -233,3 +233,33 @@ def test_malformed_or_non_multipart_bodies(emu, content_type, body, status):
     resp = client.call("POST", "/media", data=body, headers={"Content-Type": content_type})
     assert_error(resp, status, "InvalidParameters" if status == 400 else "UnsupportedMediaType")
     assert emu.admin.media() == []
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/form-data; boundary=b0undary",
+        'Multipart/Form-Data; BOUNDARY="b0undary"',  # RFC 9110: type and parameter names are case-insensitive
+        "multipart/form-data; charset=utf-8; boundary=b0undary",
+    ],
+)
+def test_the_body_content_type_in_any_case(emu, content_type):
+    client = make_client(emu)
+    body = multipart(file_part(b"%PDF-1.4"))
+    resp = client.call("POST", "/media", data=body, headers={"Content-Type": content_type})
+    assert resp.status_code == 200, resp.text
+    assert emu.admin.media()[0]["files"][0]["size"] == len(b"%PDF-1.4")
+
+
+def test_an_rfc_2231_file_name_is_never_a_server_error(emu):
+    """RFC 7578 4.2 forbids ``filename*`` in form data: python-multipart 0.0.8 to 0.0.20 decode it, later releases
+    ignore it (then the part is a plain field and the upload has no file); 0.0.7 failed with a 500."""
+    client = make_client(emu)
+    body = multipart(
+        file_part(b"%PDF", disposition=b"form-data; name=\"files\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf")
+    )
+    resp = client.call("POST", "/media", data=body, headers={"Content-Type": "multipart/form-data; boundary=b0undary"})
+    if resp.status_code == 200:
+        assert emu.admin.media()[0]["files"][0]["name"] == "résumé.pdf"
+    else:
+        assert_error(resp, 400, "InvalidParameters")
