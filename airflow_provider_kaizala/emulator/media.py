@@ -143,7 +143,7 @@ def _form_boundary(content_type: str | None) -> str:
 async def _read_form(content_type: str | None, body: AsyncGenerator[bytes, None]) -> FormData:
     """The parts of a multipart/form-data body, however many (the body size limit bounds them).
 
-    The parser is given the Content-Type in one canonical spelling: python-multipart releases before 0.0.21 match
+    The parser is given the Content-Type in one canonical spelling: python-multipart releases before 0.0.33 match
     the media type case-sensitively (``Multipart/Form-Data`` read as no form at all), and the media type and its
     parameter names are case-insensitive (RFC 9110).
     """

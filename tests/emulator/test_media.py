@@ -252,7 +252,7 @@ def test_the_body_content_type_in_any_case(emu, content_type):
 
 
 def test_an_rfc_2231_file_name_is_never_a_server_error(emu):
-    """RFC 7578 4.2 forbids ``filename*`` in form data: python-multipart 0.0.8 to 0.0.20 decode it, later releases
+    """RFC 7578 4.2 forbids ``filename*`` in form data: python-multipart 0.0.8 to 0.0.29 decode it, 0.0.30 and later
     ignore it (then the part is a plain field and the upload has no file); 0.0.7 failed with a 500."""
     client = make_client(emu)
     body = multipart(
