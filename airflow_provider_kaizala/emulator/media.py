@@ -18,7 +18,7 @@ import struct
 from collections.abc import AsyncGenerator
 from email.parser import BytesHeaderParser
 from email.policy import HTTP
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path
@@ -239,32 +239,6 @@ def _store(state: State, conn: Connector, kind: str, files: list[MediaFile], sou
         resource_id, kind, files, conn.application_id, state.clock.now(), source_url
     )
     return resource_id
-
-
-def find_media(state: State, resource_id: Any, name: str) -> MediaResource:
-    """The stored media of a ``mediaResource`` string issued by this emulator (400 naming ``name`` otherwise)."""
-    if not isinstance(resource_id, str) or not resource_id:
-        raise bad_request(f"Parameter {name} is required and must be a mediaResource string")
-    found = state.media.get(resource_id)
-    if found is None:
-        raise bad_request(f"Parameter {name} is not a mediaResource issued by this service")
-    return found
-
-
-class _App(Protocol):
-    state: State
-
-
-class _LegacyRequest(Protocol):
-    """What :func:`lookup` needs of a handler of the not yet migrated router (its app's state)."""
-
-    @property
-    def app(self) -> _App: ...
-
-
-def lookup(source: State | _LegacyRequest, resource_id: Any, name: str) -> MediaResource:
-    """:func:`find_media` in the state, or in the app state of a not yet migrated handler's request."""
-    return find_media(source if isinstance(source, State) else source.app.state, resource_id, name)
 
 
 def router(services: Services) -> APIRouter:
