@@ -52,6 +52,11 @@ QUIET_FAULTS: dict[str, Any] = {
     "access_token_lifetime": 86400.0,
     "cursor_lifetime": 0.0,
     "extensions": False,
+    "webhook_duplicate_rate": 0.0,
+    "webhook_retries": 6,
+    "webhook_retry_base": 0.2,
+    "webhook_validation_timeout": 5.0,
+    "webhook_delivery_timeout": 5.0,
 }
 _numbers = itertools.count(1)
 _leaks: list[str] = []

@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     ready: dict[str, object] = {"url": app.urls["primary"], "alt_url": app.urls["alternate"]}
     if args.seed == "demo":
-        demo = seed(app, args.demo_subscribers)
+        demo = seed(app.state, app.urls["primary"], args.demo_subscribers)
         ready["conn"] = demo["conn"]
         ready["demo"] = demo
     line = json.dumps(ready)

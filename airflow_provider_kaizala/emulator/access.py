@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from airflow_provider_kaizala.emulator.state import Connector, Group, State
-from airflow_provider_kaizala.emulator.wire import Request, forbidden, not_found
+from airflow_provider_kaizala.emulator.wire import forbidden, not_found
 
 
 def effective_role(state: State, conn: Connector, group_id: str) -> str | None:
@@ -56,22 +56,6 @@ def check_member(state: State, conn: Connector, group: Group) -> None:
     """403 unless the connector's user is a member (or admin) of ``group``."""
     if effective_role(state, conn, group.group_id) not in ("Admin", "Member"):
         raise forbidden(f"Caller is not a member of group {group.group_id}")
-
-
-def get_group(req: Request, group_id: str) -> Group:
-    """:func:`visible_group` for the caller of ``req``."""
-    assert req.connector is not None
-    return visible_group(req.app.state, req.connector, group_id)
-
-
-def require_admin(req: Request, group: Group) -> None:
-    assert req.connector is not None
-    check_admin(req.app.state, req.connector, group)
-
-
-def require_member(req: Request, group: Group) -> None:
-    assert req.connector is not None
-    check_member(req.app.state, req.connector, group)
 
 
 def visible_group_ids(state: State, conn: Connector) -> list[str]:

@@ -336,7 +336,7 @@ def router(services: Services) -> APIRouter:
     @route("POST", "/_emulator/seed/demo")
     async def seed_demo(body: DemoSeed | None = None) -> Response:
         size = (body or DemoSeed()).subscribers
-        return json_response(demo.seed_tenant(state, control.urls["primary"], size))
+        return json_response(demo.seed(state, control.urls["primary"], size))
 
     @route("GET", "/_emulator/calls")
     async def get_calls(since: Annotated[LenientInt, Query()] = 0) -> Response:

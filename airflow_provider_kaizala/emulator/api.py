@@ -47,8 +47,7 @@ from airflow_provider_kaizala.emulator.wire import ApiError, encode_json
 
 _SKIPPED_HEADERS = (b"content-type", b"content-length")
 
-#: Every module serving routes, with its tag in the OpenAPI document: a ``router(services)`` (FastAPI) or, not yet
-#: migrated, a ``register(router)``.
+#: Every module serving routes (its ``router(services)``), with its tag in the OpenAPI document.
 FAMILIES = (
     (auth, "Auth"),
     (groups, "Groups"),
@@ -124,8 +123,7 @@ class ApiRoutes:
     def __init__(self, services: Services) -> None:
         self.app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, generate_unique_id_function=_operation_id)
         for family, tag in FAMILIES:
-            if hasattr(family, "router"):
-                self.app.include_router(family.router(services), tags=[tag])
+            self.app.include_router(family.router(services), tags=[tag])
         self.app.add_exception_handler(ApiError, _on_api_error)
         self.app.add_exception_handler(RequestValidationError, _on_invalid)
         self.app.add_exception_handler(HTTPException, _on_http_error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any, Protocol
+from typing import Any
 
 from airflow_provider_kaizala.emulator.state import Action, ActionResponse, Connector, Group, State
 from airflow_provider_kaizala.emulator.wire import iso_ms
@@ -49,19 +49,7 @@ def demo_connector(state: State, primary_url: str) -> tuple[Connector, str]:
     return state.create_connector(endpoint=primary_url, name="demo-connector", phone=ADMIN_PHONE, tenant_id=TENANT_ID)
 
 
-class Emulator(Protocol):
-    """What :func:`seed` reads of an emulator app: its state and its endpoints' URLs."""
-
-    state: State
-    urls: dict[str, str]
-
-
-def seed(app: Emulator, subscribers: int = DEFAULT_SUBSCRIBERS) -> dict[str, Any]:
-    """:func:`seed_tenant` for a caller holding the whole app (the CLI and the harness)."""
-    return seed_tenant(app.state, app.urls["primary"], subscribers)
-
-
-def seed_tenant(state: State, primary_url: str, subscribers: int = DEFAULT_SUBSCRIBERS) -> dict[str, Any]:
+def seed(state: State, primary_url: str, subscribers: int = DEFAULT_SUBSCRIBERS) -> dict[str, Any]:
     """Create the demo tenant in ``state`` (its connector on the endpoint ``primary_url``, the URL its Airflow
     connection reaches) and describe it (including the Airflow connection JSON)."""
     admins = [p for p, role, _ in FIELD_TEAM if role == "Admin"]

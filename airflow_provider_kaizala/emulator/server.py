@@ -133,7 +133,7 @@ class KaizalaEmulator:
                 self._sockets = []
                 raise
         if self.seed == "demo":
-            self.demo = seed_demo(app, self.demo_subscribers)
+            self.demo = seed_demo(app.state, app.urls["primary"], self.demo_subscribers)
             self.conn = self.demo["conn"]
         config = uvicorn_config(app)
         server = uvicorn.Server(config)

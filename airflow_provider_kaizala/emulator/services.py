@@ -63,6 +63,7 @@ ANSWERS = {
     409: "Conflict with the current state",
     413: "Body too large",
     415: "Unsupported Content-Type",
+    429: "Throttled (sliding window per connector and per tenant)",
 }
 
 
@@ -115,9 +116,13 @@ class Events(Protocol):
 class Control(Protocol):
     """Control of the whole emulator (the app), for the admin API only."""
 
-    urls: dict[str, str]
-    calls: deque[dict[str, Any]]
     background: dict[str, asyncio.Task[None]]
+
+    @property
+    def urls(self) -> dict[str, str]: ...
+
+    @property
+    def calls(self) -> deque[dict[str, Any]]: ...
 
     def reset(self) -> None: ...
 

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from airflow_provider_kaizala.emulator.openapi import openapi_document
+from airflow_provider_kaizala.emulator.app import EmulatorApp
 from airflow_provider_kaizala.emulator.server import KaizalaEmulator
 from airflow_provider_kaizala.emulator.state import user_id
 
@@ -292,6 +292,11 @@ def _with_examples(doc: dict[str, Any]) -> dict[str, Any]:
 
     walk(doc["paths"])
     return doc
+
+
+def openapi_document(server_url: str | None = None) -> dict[str, Any]:
+    """The generated description, as a fresh emulator app serves it."""
+    return EmulatorApp().openapi_document(server_url)
 
 
 def _load_schema() -> Any:
