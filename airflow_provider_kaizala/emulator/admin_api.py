@@ -196,7 +196,7 @@ GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
 
 def router(services: Services) -> APIRouter:
     """The ``/_emulator`` routes bound to ``services`` (a body without a ``Content-Type`` is read as JSON)."""
-    api = APIRouter(strict_content_type=False)
+    api = APIRouter()
     state = services.state
     faults = services.faults
     control = services.control

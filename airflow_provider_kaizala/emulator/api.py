@@ -110,11 +110,35 @@ def _query_names(route: APIRoute) -> dict[str, str]:
 
 def _declared_query(query: bytes, names: Mapping[str, str]) -> bytes:
     """The query string with every parameter name the route declares in its declared case (names match in any
-    case, as on the service); other parameters are kept as they came."""
+    case, as on the service) and without blank values (``?showDetail=`` is no value, as on the service)."""
     if not query or not names:
         return query
-    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    pairs = parse_qsl(query.decode("latin-1"))
     return urlencode([(names.get(k.lower(), k), v) for k, v in pairs]).encode("latin-1")
+
+
+def is_json_content_type(value: str | None) -> bool:
+    """Whether a ``Content-Type`` header announces JSON (``application/json``, ``text/json``, ``*/*+json``)."""
+    if not value:
+        return False
+    media_type = value.split(";", 1)[0].strip().lower()
+    return media_type in ("application/json", "text/json") or media_type.endswith("+json")
+
+
+_CONTENT_TYPE = b"content-type"
+
+
+def _json_announced(headers: list[tuple[bytes, bytes]], rules: RouteRules, body: bytes) -> list[tuple[bytes, bytes]]:
+    """The headers FastAPI sees: a JSON route's body announced as ``application/json`` when it came announced as
+    any JSON type, or (admin routes only: the pipeline answers 415 for the others) without a ``Content-Type``.
+    FastAPI reads a body as JSON only for ``application/json``/``+json`` and, from some version on, never without
+    a ``Content-Type``; this keeps what the emulator accepts the same on every FastAPI it supports."""
+    if rules.body != "json" or not body.strip():
+        return headers
+    declared = next((v for k, v in headers if k.lower() == _CONTENT_TYPE), None)
+    if declared is not None and not is_json_content_type(declared.decode("latin-1")):
+        return headers
+    return [*(h for h in headers if h[0].lower() != _CONTENT_TYPE), (_CONTENT_TYPE, b"application/json")]
 
 
 class ApiRoutes:
@@ -161,6 +185,7 @@ class ApiRoutes:
             "path": matched.path,
             "raw_path": matched.path.encode(),
             "query_string": _declared_query(scope.get("query_string", b""), matched.query_names),
+            "headers": _json_announced(scope["headers"], matched.rules, body),
             "root_path": "",
             "state": state,
         }

@@ -48,12 +48,8 @@ def _string_or_nothing(value: Any) -> Any:
 ImageUrl = Annotated[str, BeforeValidator(_string_or_nothing), WithJsonSchema({"type": "string"})]
 
 
-def _blank_is_absent(value: Any) -> Any:
-    return None if value == "" else value
-
-
-#: A boolean query parameter; ``?name=`` and a bare ``?name`` count as absent (as the emulator always read them).
-QueryBool = Annotated[LenientBool | None, BeforeValidator(_blank_is_absent)]
+#: A boolean query parameter (``?name=`` and a bare ``?name`` are no value: ``api.py`` drops blank values).
+QueryBool = LenientBool | None
 
 GroupType = any_case(*GROUP_TYPES.values())
 Phones = Annotated[

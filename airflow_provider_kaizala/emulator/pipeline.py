@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from airflow_provider_kaizala.emulator.api import ApiRoutes, Matched
+from airflow_provider_kaizala.emulator.api import ApiRoutes, Matched, is_json_content_type
 from airflow_provider_kaizala.emulator.connections import Connections
 from airflow_provider_kaizala.emulator.faults import FaultEngine
 from airflow_provider_kaizala.emulator.media import is_media_path
@@ -53,14 +53,6 @@ class Relocated(ApiError):
 
     def body(self) -> dict[str, str]:
         return {"message": self.message, "endpointUrl": self.location}
-
-
-def is_json_content_type(value: str | None) -> bool:
-    """Whether a ``Content-Type`` header announces JSON (``application/json``, ``text/json``, ``*/*+json``)."""
-    if not value:
-        return False
-    media_type = value.split(";", 1)[0].strip().lower()
-    return media_type in ("application/json", "text/json") or media_type.endswith("+json")
 
 
 class Endpoints:

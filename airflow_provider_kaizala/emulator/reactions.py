@@ -59,12 +59,8 @@ Ticks = Annotated[
 ReactionType = any_case(*REACTION_TYPES.values())
 
 
-def _blank_is_absent(value: Any) -> Any:
-    return None if value == "" else value
-
-
-#: The R4 ``reactionType`` filter; ``?reactionType=`` counts as absent (both kinds).
-ReactionFilter = Annotated[ReactionType | None, BeforeValidator(_blank_is_absent)]  # type: ignore[valid-type]
+#: The R4 ``reactionType`` filter (``?reactionType=`` is no value: ``api.py`` drops blank values).
+ReactionFilter = ReactionType | None
 
 
 #: A .NET ticks cursor in an answer.
@@ -290,7 +286,7 @@ def router(services: Services) -> APIRouter:
     async def details(
         source: Annotated[Group, Depends(queried_source)],
         referenceId: ReferenceId,
-        reactionType: Annotated[ReactionFilter, Query(description="Like or Comment, in any case")] = None,
+        reactionType: Annotated[ReactionFilter, Query(description="Like or Comment, in any case")] = None,  # type: ignore[valid-type]
         cursor: Cursor = 0,
     ) -> Response:
         reference = check_reference(state, source, referenceId)

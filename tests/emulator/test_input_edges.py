@@ -106,3 +106,37 @@ def test_non_finite_answers_are_bad_requests(demo):
             responses, json={"id": "com.x.y", "actionBody": {"answers": answers}}, headers=headers, timeout=10
         )
         assert reply.status_code == 400, reply.text
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "text/json", "application/vnd.kaizala+json; charset=utf-8"]
+)
+def test_every_json_content_type_the_pipeline_accepts_reaches_the_handler(
+    demo: tuple[str, dict, str, str], content_type: str
+) -> None:
+    """The pipeline lets any JSON type through (415 otherwise); FastAPI must then read the body as JSON too."""
+    url, headers, group, _ = demo
+    resp = requests.post(
+        f"{url}/v1/groups/{group}/messages",
+        data=b'{"message": "hello"}',
+        headers={**headers, "Content-Type": content_type},
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["referenceId"]
+
+
+def test_blank_query_values_are_no_values(demo: tuple[str, dict, str, str]) -> None:
+    """``?showDetail=`` is absent, as on the service (the old query parser dropped blank values)."""
+    url, headers, _, _ = demo
+    resp = requests.get(f"{url}/v1/groups?showDetail=&FETCHALLGROUPS=true", headers=headers, timeout=10)
+    assert resp.status_code == 200, resp.text
+    assert "callerRole" not in resp.json()["groups"][0]
+
+
+def test_an_admin_body_without_a_content_type_is_read_as_json(demo: tuple[str, dict, str, str]) -> None:
+    """The harness's admin API stays lenient on every supported FastAPI (0.115 parsed such a body, newer ones not)."""
+    url, _, _, _ = demo
+    resp = requests.post(f"{url}/_emulator/clock", data=b'{"advance_seconds": 1}', timeout=10)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["offset"] >= 1
