@@ -68,7 +68,7 @@ ci_smoke() {
   "$venv/bin/python" -c 'import importlib.metadata as m; print("  " + ", ".join(f"{d} {m.version(d)}" for d in (
       "apache-airflow", "apache-airflow-providers-common-compat", "apache-airflow-providers-common-sql",
       "apache-airflow-providers-sqlite", "requests", "urllib3", "httpx", "pendulum", "phonenumbers", "uvicorn",
-      "starlette", "sqlalchemy", "msgspec", "fastapi", "pydantic")))'
+      "starlette", "sqlalchemy", "msgspec", "fastapi", "pydantic", "python-multipart")))'
   started=$(date +%s)
   (cd "$REPO/.ci/smoke" && "$venv/bin/python" -m pytest -q) || rc=$?
   echo "  smoke $label: $(( $(date +%s) - started ))s, exit $rc"

@@ -186,3 +186,43 @@ def test_every_registered_module_imports() -> None:
     probe = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
     result = subprocess.run([sys.executable, "-c", probe, *modules], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_the_emulator_serves_every_route_family(emulator: KaizalaEmulator) -> None:
+    """With these FastAPI, pydantic and python-multipart versions, one call per route family (JSON, multipart, the
+    token service, the admin API without a Content-Type) and the generated OpenAPI document."""
+    import requests
+
+    base = emulator.url
+    demo = emulator.admin.seed_demo(subscribers=5)
+    conn = demo["connector"]
+    credentials = {k: conn[k] for k in ("applicationId", "applicationSecret", "refreshToken")}
+    token = requests.get(f"{base}/v1/accessToken", headers=credentials, timeout=10)
+    assert token.status_code == 200, token.text
+    auth = {"accessToken": token.json()["accessToken"]}
+    group = demo["groups"]["Field Operations"]
+
+    def call(method: str, path: str, **kw: Any) -> dict[str, Any]:
+        resp = requests.request(method, f"{base}/v1{path}", headers=auth, timeout=10, **kw)
+        assert resp.status_code == 200, (method, path, resp.status_code, resp.text)
+        return dict(resp.json())
+
+    assert call("GET", "/groups?showDetail=TRUE")["groups"]
+    assert call("GET", f"/groups/{group}/members")["members"]
+    assert call("POST", f"/groups/{demo['publicGroupId']}/subscribers", json={"count": 2})["subscribers"]
+    message = call("POST", f"/groups/{group}/messages", json={"message": "smoke"})["referenceId"]
+    call("POST", f"/groups/{group}/reaction", json={"referenceId": message, "reactionType": "like"})
+    assert call("GET", f"/groups/{group}/reaction/summary")
+    media = call("POST", "/media", files={"file": ("a.png", b"\x89PNG\r\n\x1a\nsmoke", "image/png")})
+    assert media["mediaResource"]
+    survey = {
+        "actionType": "Survey",
+        "actionBody": {"title": "smoke", "questions": [{"title": "q", "type": "Text"}]},
+    }
+    action = call("POST", f"/groups/{group}/actions", json=survey)["actionId"]
+    assert call("GET", f"/groups/{group}/actions/{action}")
+    clock = requests.post(f"{base}/_emulator/clock", data=b'{"advance_seconds": 0}', timeout=10)
+    assert clock.status_code == 200, clock.text
+    document = requests.get(f"{base}/_emulator/openapi.json", timeout=10).json()
+    assert document["openapi"] == "3.0.3"
+    assert len([op for item in document["paths"].values() for op in item]) == 32
