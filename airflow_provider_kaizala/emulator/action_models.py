@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from airflow_provider_kaizala.emulator.media import MEDIA_TYPES
-from airflow_provider_kaizala.emulator.models import Body, LenientBool, PositiveInt, any_case
+from airflow_provider_kaizala.emulator.models import Body, LenientBool, NonBlank, PositiveInt, any_case
 from airflow_provider_kaizala.emulator.state import split_phones
 from airflow_provider_kaizala.emulator.wire import iso_ms
 
@@ -73,18 +73,6 @@ PACKAGE_EXAMPLE = "com.microsoft.kaizala.miniapps.BdayMessage.12"
 
 
 # -- value types ----------------------------------------------------------------------------------------------
-def _non_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must be a non-empty string")
-    return value
-
-
-#: A string with at least one non-space character.
-NonBlank = Annotated[
-    StrictStr, AfterValidator(_non_blank), WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"\S"})
-]
-
-
 def finite_number(value: Any) -> int | float:
     """A finite JSON number, or a string holding one (``"3.5"``, ``"1e3"``); booleans, infinities, NaN and numbers
     beyond the float range fail with a ``ValueError``. Integral strings without a ``.`` give an int."""

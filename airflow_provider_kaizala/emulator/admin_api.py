@@ -20,10 +20,9 @@ from pydantic import AfterValidator, BeforeValidator, Field, StrictStr
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator import demo
-from airflow_provider_kaizala.emulator.auth import LenientInt, Phone
 from airflow_provider_kaizala.emulator.faults import FaultConfigError
 from airflow_provider_kaizala.emulator.members import member_json
-from airflow_provider_kaizala.emulator.models import Body, any_case
+from airflow_provider_kaizala.emulator.models import Body, HttpUrl, LenientInt, Phone, any_case
 from airflow_provider_kaizala.emulator.services import EndpointUrl, Services, admin
 from airflow_provider_kaizala.emulator.state import ALL_PERMISSIONS, Connector, Group, Member, State, phone_int, user_id
 from airflow_provider_kaizala.emulator.wire import ApiError, bad_request, json_response, not_found
@@ -31,12 +30,6 @@ from airflow_provider_kaizala.emulator.wire import ApiError, bad_request, json_r
 #: The most synthetic subscribers one call may create (subscriberCount, the demo's subscribers, churn's add).
 MAX_SYNTHETIC = 5_000_000
 DEFAULT_TENANT = "00000000-0000-4000-8000-000000000001"
-
-
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError("must be an http(s) URL")
-    return value
 
 
 def _permission(value: str) -> str:
@@ -51,7 +44,6 @@ def _seed(value: Any) -> Any:
     return value
 
 
-HttpUrl = Annotated[StrictStr, AfterValidator(_http_url)]
 Permission = Annotated[StrictStr, AfterValidator(_permission)]
 Count = Annotated[LenientInt, Field(ge=0, le=MAX_SYNTHETIC)]
 

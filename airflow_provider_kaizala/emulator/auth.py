@@ -4,73 +4,21 @@ user's refresh token (``POST /v1/generatePin``, ``POST /v1/loginWithPinAndApplic
 Annotations are evaluated eagerly: FastAPI reads the parameters declared inside :func:`router` from them.
 """
 
-import re
 import secrets
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.requests import Request
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.models import Body
+from airflow_provider_kaizala.emulator.models import Body, LenientInt, Phone
 from airflow_provider_kaizala.emulator.services import Services, answers, auth, report_caller
-from airflow_provider_kaizala.emulator.state import (
-    ALL_PERMISSIONS,
-    ROTATION_FRACTION,
-    Connector,
-    InvalidPhone,
-    normalise_phone,
-)
+from airflow_provider_kaizala.emulator.state import ALL_PERMISSIONS, ROTATION_FRACTION, Connector
 from airflow_provider_kaizala.emulator.wire import MSG_BAD_CREDENTIALS, ApiError, forbidden, json_response
 
 MSG_BAD_PIN = "Invalid or expired PIN"
-#: An E.164 number as JSON Schema can say it (the validator also checks the number plan).
-PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
-_PIN_DIGITS = re.compile(r"-?[0-9]{1,18}")
-
-
-def _phone(value: Any) -> str:
-    """A valid E.164 phone number in its canonical form; anything else fails validation."""
-    try:
-        return normalise_phone(value)
-    except InvalidPhone:
-        raise ValueError("must be a valid phone number in E.164 form (+<country code><number>)") from None
-
-
-#: A phone number that must be valid (a single number, not a batch: a batch reports invalid numbers per number).
-Phone = Annotated[
-    str,
-    BeforeValidator(_phone),
-    WithJsonSchema({"type": "string", "pattern": PHONE_PATTERN, "description": "E.164 phone number"}),
-]
-
-
-def _integer(value: Any) -> Any:
-    """An integer or a string of digits as an int (no booleans, no fractions)."""
-    if isinstance(value, bool):
-        raise ValueError("must be an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and _PIN_DIGITS.fullmatch(value.strip()):
-        return int(value.strip())
-    raise ValueError("must be an integer")
-
-
-#: An integer that may also come as a string of digits (any sign).
-LenientInt = Annotated[
-    int,
-    BeforeValidator(_integer),
-    WithJsonSchema(
-        {
-            "oneOf": [
-                {"type": "integer", "format": "int64"},
-                {"type": "string", "pattern": r"^\s*-?[0-9]{1,18}\s*$", "description": "digits"},
-            ]
-        }
-    ),
-]
 
 
 class PinCaller(Body):

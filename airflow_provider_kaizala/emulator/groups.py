@@ -6,20 +6,11 @@ Annotations are evaluated eagerly: FastAPI reads the dependencies declared insid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StrictStr,
-    WithJsonSchema,
-    model_validator,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, WithJsonSchema, model_validator
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import caller_role, check_admin, visible_group, visible_group_ids
-from airflow_provider_kaizala.emulator.models import Body, LenientBool, any_case
+from airflow_provider_kaizala.emulator.models import Body, LenientBool, NonBlank, Result, any_case
 from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
 from airflow_provider_kaizala.emulator.state import GROUP_TYPES, Connector, Group, State, split_phones
 from airflow_provider_kaizala.emulator.wire import bad_request, json_response, not_found
@@ -28,18 +19,6 @@ MAX_MEMBERS_AT_CREATION = 100
 
 
 # -- value types ----------------------------------------------------------------------------------------
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
-#: A string with at least one non-space character.
-NonBlank = Annotated[
-    StrictStr, AfterValidator(_not_blank), WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"\S"})
-]
-
-
 def _string_or_nothing(value: Any) -> Any:
     return value if isinstance(value, str) else ""
 
@@ -229,14 +208,6 @@ class CreatedSubGroup(BaseModel):
     groupName: str
 
 
-class HierarchyChanged(BaseModel):
-    """SG3/SG4 answer."""
-
-    model_config = ConfigDict(extra="allow")
-
-    result: Literal[True]
-
-
 # -- what the answers are made of ------------------------------------------------------------------------
 def group_summary(state: State, group: Group) -> dict[str, Any]:
     """The fields every group listing carries."""
@@ -400,7 +371,7 @@ def router(services: Services) -> APIRouter:
     @api.put(
         "/v1/groups/{groupId}/subGroups",
         openapi_extra=resource("groupinfo.write"),
-        response_model=HierarchyChanged,
+        response_model=Result,
         responses=answers(400, 403, 404),
     )
     async def attach_subgroups(
@@ -421,7 +392,7 @@ def router(services: Services) -> APIRouter:
     @api.delete(
         "/v1/groups/{groupId}/subGroups/{subGroupId}",
         openapi_extra=resource("groupinfo.remove"),
-        response_model=HierarchyChanged,
+        response_model=Result,
         responses=answers(403, 404),
     )
     async def detach_subgroup(parent: Annotated[Group, Depends(administered)], subGroupId: SubGroupId) -> Response:

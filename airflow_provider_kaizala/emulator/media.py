@@ -22,13 +22,13 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.models import Body
+from airflow_provider_kaizala.emulator.models import Body, HttpUrl
 from airflow_provider_kaizala.emulator.services import Caller, Services, admin, answers, resource
 from airflow_provider_kaizala.emulator.state import Connector, MediaFile, MediaResource, State
 from airflow_provider_kaizala.emulator.wire import ApiError, bad_request, json_response, not_found
@@ -71,25 +71,10 @@ class UnsupportedMedia(ApiError):
         super().__init__(415, message)
 
 
-def _http_url(url: str) -> str:
-    """``url`` when it is an http(s) URL whose host can be read."""
-    if not url.lower().startswith(("http://", "https://")):
-        raise ValueError("must be an http(s) URL")
-    try:
-        _ = urlsplit(url).hostname  # raises on a malformed host (an unclosed IPv6 bracket...)
-    except ValueError:
-        raise ValueError("is not a valid URL") from None
-    return url
-
-
 class MediaByUrl(Body):
     """MD2 body: the http(s) URL of the media (the file name at the end of its path gives the kind)."""
 
-    media_url: Annotated[
-        StrictStr,
-        AfterValidator(_http_url),
-        Field(alias="mediaUrl", json_schema_extra={"format": "uri"}),
-    ]
+    media_url: Annotated[HttpUrl, Field(alias="mediaUrl")]
 
 
 class MediaResourceAnswer(BaseModel):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import check_admin, visible_group
-from airflow_provider_kaizala.emulator.models import Body, any_case
+from airflow_provider_kaizala.emulator.models import AnsweredPhone, Body, Result, any_case
 from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
 from airflow_provider_kaizala.emulator.state import Group, Member, State, split_phones, user_id
 from airflow_provider_kaizala.emulator.wire import json_response, not_found
@@ -28,10 +28,6 @@ class RoleChange(Body):
     role: any_case("Admin", "Member")  # type: ignore[valid-type]
 
 
-#: A phone number as the API answers it (E.164).
-Phone = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", examples=["+919810000003"])]
-
-
 class MemberItem(BaseModel):
     """A member of an M1 answer (``id`` is what M3/M4 take)."""
 
@@ -39,7 +35,7 @@ class MemberItem(BaseModel):
 
     id: str
     role: Literal["Admin", "Member"]
-    mobileNumber: Phone
+    mobileNumber: AnsweredPhone
     isProvisioned: bool
 
 
@@ -49,22 +45,6 @@ class MemberList(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     members: list[MemberItem]
-
-
-class MembersAdded(BaseModel):
-    """M2 answer."""
-
-    model_config = ConfigDict(extra="allow")
-
-    result: Annotated[bool, Field(description="true only if every number was added")]
-
-
-class MemberChanged(BaseModel):
-    """M3/M4 answer."""
-
-    model_config = ConfigDict(extra="allow")
-
-    result: Literal[True]
 
 
 def member_json(state: State, member: Member) -> dict[str, object]:
@@ -112,8 +92,9 @@ def router(services: Services) -> APIRouter:
     @api.put(
         "/v1/groups/{groupId}/members",
         openapi_extra=resource("groupmember.write"),
-        response_model=MembersAdded,
+        response_model=Result,
         responses=answers(400, 403, 404),
+        description="`result` is true only if every number was added.",
     )
     async def add_members(group: Annotated[Group, Depends(administered)], body: MembersToAdd) -> Response:
         phones, invalid = split_phones(body.members)
@@ -124,7 +105,7 @@ def router(services: Services) -> APIRouter:
     @api.delete(
         "/v1/groups/{groupId}/members/{memberId}",
         openapi_extra=resource("groupmember.remove"),
-        response_model=MemberChanged,
+        response_model=Result,
         responses=answers(403, 404),
     )
     async def remove_member(group: Annotated[Group, Depends(administered)], memberId: MemberId) -> Response:
@@ -135,7 +116,7 @@ def router(services: Services) -> APIRouter:
     @api.put(
         "/v1/groups/{groupId}/members/{memberId}",
         openapi_extra=resource("groupmember.write"),
-        response_model=MemberChanged,
+        response_model=Result,
         responses=answers(400, 403, 404),
     )
     async def change_role(

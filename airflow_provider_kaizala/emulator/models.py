@@ -13,9 +13,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    WithJsonSchema,
+    model_validator,
+)
 
+from airflow_provider_kaizala.emulator.state import InvalidPhone, normalise_phone
 from airflow_provider_kaizala.emulator.wire import ApiError, bad_request
 
 _DIGITS = re.compile(r"-?[0-9]{1,18}")
@@ -40,8 +51,9 @@ class Body(BaseModel):
         return out
 
 
-def _lenient_int(value: Any) -> Any:
-    """An integer, an integral float or a string of digits as an int; anything else fails validation."""
+def lenient_int(value: Any) -> Any:
+    """An integer, an integral float or a string of up to 18 digits (any sign) as an int; anything else fails
+    validation."""
     if isinstance(value, bool):
         raise ValueError("must be an integer")
     if isinstance(value, int):
@@ -53,10 +65,25 @@ def _lenient_int(value: Any) -> Any:
     raise ValueError("must be an integer")
 
 
+#: An integer that may also come as a string of up to 18 digits (any sign).
+LenientInt = Annotated[
+    int,
+    BeforeValidator(lenient_int),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "integer", "format": "int64"},
+                {"type": "string", "pattern": r"^\s*-?[0-9]{1,18}\s*$", "description": "digits"},
+            ]
+        }
+    ),
+]
+
+
 #: An integer >= 1 that may also come as a string of up to 18 digits (as the service accepts).
 PositiveInt = Annotated[
     int,
-    BeforeValidator(_lenient_int),
+    BeforeValidator(lenient_int),
     Field(ge=1),
     WithJsonSchema(
         {
@@ -91,6 +118,69 @@ LenientBool = Annotated[
         }
     ),
 ]
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+#: A string with at least one non-space character.
+NonBlank = Annotated[
+    StrictStr, AfterValidator(_non_blank), WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"\S"})
+]
+
+#: An E.164 number as JSON Schema can say it (:data:`Phone` also checks the number plan).
+PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+
+
+def _phone(value: Any) -> str:
+    """A valid E.164 phone number in its canonical form; anything else fails validation."""
+    try:
+        return normalise_phone(value)
+    except InvalidPhone:
+        raise ValueError("must be a valid phone number in E.164 form (+<country code><number>)") from None
+
+
+#: A phone number that must be valid (a single number, not a batch: a batch reports invalid numbers per number).
+Phone = Annotated[
+    str,
+    BeforeValidator(_phone),
+    WithJsonSchema({"type": "string", "pattern": PHONE_PATTERN, "description": "E.164 phone number"}),
+]
+
+#: A phone number as the API answers it (E.164).
+AnsweredPhone = Annotated[str, Field(pattern=PHONE_PATTERN, examples=["+919810000003"])]
+
+
+def http_host(url: str, wrong_scheme: str = "must be an http(s) URL") -> str | None:
+    """The host of an ``http://`` or ``https://`` URL (scheme in any case; ``None`` when it has none); a
+    ``ValueError`` with ``wrong_scheme`` for another scheme, and one for a host that cannot be read (an unclosed
+    IPv6 bracket...)."""
+    if not url.lower().startswith(("http://", "https://")):
+        raise ValueError(wrong_scheme)
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        raise ValueError("is not a valid URL") from None
+
+
+def _http_url(url: str) -> str:
+    http_host(url)
+    return url
+
+
+#: An http(s) URL whose host can be read.
+HttpUrl = Annotated[StrictStr, AfterValidator(_http_url), Field(json_schema_extra={"format": "uri"})]
+
+
+class Result(BaseModel):
+    """``{"result": bool}``: the answer of a change that reports only whether it was done (or fully done)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    result: bool
 
 
 def _any_case_pattern(values: Sequence[str]) -> str:

@@ -7,7 +7,6 @@ end of the data is an empty list with the cursor unchanged.
 Annotations are evaluated eagerly: FastAPI reads the dependencies declared inside :func:`router` from them.
 """
 
-import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -24,7 +23,7 @@ from pydantic import (
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import check_member, visible_group
-from airflow_provider_kaizala.emulator.models import Body, any_case
+from airflow_provider_kaizala.emulator.models import Body, any_case, lenient_int
 from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
 from airflow_provider_kaizala.emulator.state import TICKS_AT_EPOCH, Connector, Group, Reaction, State, user_id
 from airflow_provider_kaizala.emulator.wire import bad_request, json_response, not_found
@@ -33,21 +32,18 @@ REACTION_TYPES = {"like": "Like", "comment": "Comment"}
 REACTION_PAGE = 20
 MAX_COMMENT = 4000
 
-_TICKS = re.compile(r"-?[0-9]{1,18}")
-
 
 def _ticks(value: Any) -> Any:
     """A cursor: .NET ticks as an integer or a string of up to 18 digits; blank means 0 (from the start)."""
-    if isinstance(value, str):
-        value = value.strip()
-        if not value:
-            return 0
-        if not _TICKS.fullmatch(value):
-            raise ValueError("must be a non-negative .NET ticks value")
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, str) and not value.strip():
+        return 0
+    try:
+        ticks = lenient_int(value)
+    except ValueError:
+        ticks = -1
+    if ticks < 0:
         raise ValueError("must be a non-negative .NET ticks value")
-    return value
+    return ticks
 
 
 #: A reaction cursor: .NET ticks >= 0, as sent back by the previous page (blank or absent: from the start).

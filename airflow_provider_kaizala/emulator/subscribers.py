@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import check_admin, visible_group
-from airflow_provider_kaizala.emulator.models import Body, PositiveInt
+from airflow_provider_kaizala.emulator.models import AnsweredPhone, Body, PositiveInt
 from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
 from airflow_provider_kaizala.emulator.state import (
     Connector,
@@ -44,17 +44,13 @@ class SubscriberChange(Body):
     subscribers: Annotated[list[StrictStr], Field(min_length=1)]
 
 
-#: A phone number as the API answers it (E.164).
-Phone = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", examples=["+919600000123"])]
-
-
 class SubscriberItem(BaseModel):
     """A subscriber of an SU1 page."""
 
     model_config = ConfigDict(extra="allow")
 
     id: str
-    mobileNumber: Phone
+    mobileNumber: AnsweredPhone
     name: str
     profilePic: str
     isProvisioned: bool

@@ -27,18 +27,25 @@ from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import check_member, visible_group
 from airflow_provider_kaizala.emulator.faults import FaultEngine
-from airflow_provider_kaizala.emulator.models import Body, LenientBool, PositiveInt, any_case
+from airflow_provider_kaizala.emulator.models import (
+    Body,
+    LenientBool,
+    NonBlank,
+    Phone,
+    PositiveInt,
+    Result,
+    any_case,
+    http_host,
+)
 from airflow_provider_kaizala.emulator.services import Caller, Services, admin, answers, resource
 from airflow_provider_kaizala.emulator.state import (
     CURRENT_ACTOR,
     Action,
     Connector,
-    InvalidPhone,
     Member,
     State,
     display_name,
     member_event_data,
-    normalise_phone,
     user_id,
 )
 from airflow_provider_kaizala.emulator.state import Webhook as WebhookRecord
@@ -281,38 +288,18 @@ def check_url(value: str) -> str:
     """An absolute https URL; the emulator also accepts http for loopback hosts (127.0.0.0/8, ::1, localhost).
     Returns it without surrounding blanks; a ``ValueError`` says what is wrong."""
     url = value.strip()
-    if not url:
+    host = http_host(url, "must be an absolute https URL")
+    if not host:
         raise ValueError("must be an absolute https URL")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        raise ValueError("is not a valid URL") from None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        raise ValueError("must be an absolute https URL")
-    if parts.scheme.lower() == "http" and not _is_loopback(host):
+    if url.lower().startswith("http:") and not _is_loopback(host):
         raise ValueError("must use https (the emulator accepts http only for loopback hosts)")
     return url
-
-
-def _non_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must be a non-empty string")
-    return value
 
 
 def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _phone(value: str) -> str:
-    try:
-        return normalise_phone(value)
-    except InvalidPhone:
-        raise ValueError("is not a valid phone number") from None
-
-
-ObjectId = Annotated[StrictStr, AfterValidator(_non_blank), Field(json_schema_extra={"minLength": 1, "pattern": r"\S"})]
 if TYPE_CHECKING:  # any_case() builds a str type at run time
     AnyCaseObjectType = str
     AnyCaseEventType = str
@@ -354,7 +341,7 @@ class _WebhookFields(Body):
 class WebhookRegistration(_WebhookFields):
     """W1 body: the object watched, the events, the callback (validated by the handshake) and its extras."""
 
-    objectId: ObjectId
+    objectId: NonBlank
     objectType: AnyCaseObjectType
     eventTypes: EventTypes
     callBackUrl: CallbackUrl
@@ -366,7 +353,7 @@ class WebhookRegistration(_WebhookFields):
 class WebhookChange(_WebhookFields):
     """W3 body: a partial update; a changed ``callBackUrl`` is validated again; ``active`` re-enables a webhook."""
 
-    objectId: ObjectId | None = None
+    objectId: NonBlank | None = None
     objectType: AnyCaseObjectType | None = None
     eventTypes: EventTypes | None = None
     callBackUrl: CallbackUrl | None = None
@@ -382,7 +369,7 @@ class SyntheticEvent(Body):
     groupId: StrictStr
     eventType: AnyCaseEventType
     data: dict[str, Any] | None = None
-    fromUser: Annotated[StrictStr, AfterValidator(_phone)] | None = None
+    fromUser: Phone | None = None
     actionId: StrictStr | None = None
     actionPackageId: StrictStr | None = None
 
@@ -417,13 +404,6 @@ class WebhookList(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     webhooks: list[Webhook]
-
-
-class WebhookResult(BaseModel):
-    """W3/W4 answer."""
-
-    model_config = ConfigDict(extra="allow")
-    result: bool
 
 
 # -- W1-W4 ----------------------------------------------------------------------------------------------
@@ -500,7 +480,7 @@ def router(services: Services) -> APIRouter:
     )
     async def list_webhooks(
         conn: Caller,
-        objectId: Annotated[ObjectId, Query()],
+        objectId: Annotated[NonBlank, Query()],
         objectType: Annotated[AnyCaseObjectType, Query()],
     ) -> Response:
         check_object(state, conn, objectId, objectType)
@@ -515,7 +495,7 @@ def router(services: Services) -> APIRouter:
         "/v1/webhook/{webhookId}",
         summary="W3 Update a webhook",
         openapi_extra=resource("webhook.update"),
-        response_model=WebhookResult,
+        response_model=Result,
         responses=answers(400, 403, 404),
     )
     async def update_webhook(
@@ -554,7 +534,7 @@ def router(services: Services) -> APIRouter:
         "/v1/webhook/{webhookId}",
         summary="W4 Delete a webhook",
         openapi_extra=resource("webhook.remove"),
-        response_model=WebhookResult,
+        response_model=Result,
         responses=answers(404),
     )
     async def delete_webhook(wh: Annotated[WebhookRecord, Depends(owned)]) -> Response:

@@ -110,3 +110,23 @@ def test_every_route_declares_its_answer_and_errors(emu):
         route = served_by(emu, method, path)
         route.response_model.model_validate_json(resp.content, strict=True)
         assert set(route.responses) == errors, (method, path)
+
+
+def test_every_result_answer_is_the_one_shared_schema(emu):
+    """M2-M4, SG3/SG4 and W3/W4 answer ``{"result": bool}``: the generated document describes it once."""
+    doc = emu.app.openapi_document(emu.url)
+    result_answers = {
+        ("put", "/v1/groups/{groupId}/members"),
+        ("put", "/v1/groups/{groupId}/members/{memberId}"),
+        ("delete", "/v1/groups/{groupId}/members/{memberId}"),
+        ("put", "/v1/groups/{groupId}/subGroups"),
+        ("delete", "/v1/groups/{groupId}/subGroups/{subGroupId}"),
+        ("put", "/v1/webhook/{webhookId}"),
+        ("delete", "/v1/webhook/{webhookId}"),
+    }
+    for method, path in result_answers:
+        schema = doc["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Result"}, (method, path, schema)
+    shapes = {name for name, s in doc["components"]["schemas"].items() if set(s.get("properties", {})) == {"result"}}
+    assert shapes == {"Result", "SubscribersAdded", "SubscribersRemoved"}
+    assert doc["components"]["schemas"]["Result"]["properties"]["result"]["type"] == "boolean"
