@@ -1,9 +1,19 @@
-"""Who may see and change which group (shared by every resource module)."""
+"""Who may see and change which group (shared by every resource module), and the FastAPI dependencies that look the
+path's group up for a route (:class:`GroupAccess`).
 
-from __future__ import annotations
+Annotations are evaluated eagerly: FastAPI reads the dependencies' parameters from them.
+"""
 
+from typing import Annotated
+
+from fastapi import Path
+
+from airflow_provider_kaizala.emulator.services import Caller
 from airflow_provider_kaizala.emulator.state import Connector, Group, State
 from airflow_provider_kaizala.emulator.wire import forbidden, not_found
+
+#: The ``{groupId}`` path parameter of the group routes.
+GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
 
 
 def effective_role(state: State, conn: Connector, group_id: str) -> str | None:
@@ -71,3 +81,31 @@ def visible_group_ids(state: State, conn: Connector) -> list[str]:
                 seen.add(gid)
                 seen.update(state.descendants(gid))
     return [gid for gid in state.groups if gid in seen]
+
+
+class GroupAccess:
+    """The group of a ``/v1/groups/{groupId}/...`` route as FastAPI dependencies, bound to the state: declare a
+    handler parameter ``group: Annotated[Group, Depends(access.visible)]`` (or ``member``, ``administered``).
+
+    Dependencies run before the body is validated: an unknown group is a 404 and a group the caller may not see,
+    or act on in that role, a 403, whatever the body.
+    """
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    async def visible(self, groupId: GroupId, conn: Caller) -> Group:
+        """The path's group: 404 if it does not exist, 403 if the caller cannot see it."""
+        return visible_group(self.state, conn, groupId)
+
+    async def member(self, groupId: GroupId, conn: Caller) -> Group:
+        """The path's group, which the caller must also be a member (or an admin) of (403)."""
+        group = visible_group(self.state, conn, groupId)
+        check_member(self.state, conn, group)
+        return group
+
+    async def administered(self, groupId: GroupId, conn: Caller) -> Group:
+        """The path's group, which the caller must also be an admin of (403)."""
+        group = visible_group(self.state, conn, groupId)
+        check_admin(self.state, conn, group)
+        return group

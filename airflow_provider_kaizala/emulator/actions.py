@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.access import check_admin, check_member, visible_group
+from airflow_provider_kaizala.emulator.access import GroupAccess, check_admin
 from airflow_provider_kaizala.emulator.action_models import ACTION_TYPES as ACTION_TYPES
 from airflow_provider_kaizala.emulator.action_models import (
     CUSTOM,
@@ -516,7 +516,6 @@ def record_answers(state: State, action: Action, post: ResponsePost, response: A
 
 
 # -- routes -----------------------------------------------------------------------------------------------------
-GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
 ActionId = Annotated[str, Path(description="Action id")]
 
 
@@ -526,18 +525,12 @@ def router(services: Services) -> APIRouter:
     state = services.state
     events = services.events
 
-    # Dependencies run before the body is validated: an unknown or invisible group is a 404/403 whatever the body.
-    async def visible(groupId: GroupId, conn: Caller) -> Group:
-        return visible_group(state, conn, groupId)
+    access = GroupAccess(state)
 
-    async def membership(group: Annotated[Group, Depends(visible)], conn: Caller) -> Group:
-        check_member(state, conn, group)
-        return group
-
-    async def found(group: Annotated[Group, Depends(visible)], actionId: ActionId) -> Action:
+    async def found(group: Annotated[Group, Depends(access.visible)], actionId: ActionId) -> Action:
         return find_action(state, group.group_id, actionId)
 
-    async def respondable(group: Annotated[Group, Depends(membership)], actionId: ActionId) -> Action:
+    async def respondable(group: Annotated[Group, Depends(access.member)], actionId: ActionId) -> Action:
         return find_action(state, group.group_id, actionId)
 
     @api.post(
@@ -547,7 +540,7 @@ def router(services: Services) -> APIRouter:
         responses=answers(400, 403, 404),
         description="Exactly one of actionType (any case) and id (a custom action package).",
     )
-    async def post_action(group: Annotated[Group, Depends(membership)], conn: Caller, body: ActionPost) -> Response:
+    async def post_action(group: Annotated[Group, Depends(access.member)], conn: Caller, body: ActionPost) -> Response:
         targets, invalid = split_phones(body.subscribers)  # numbers that are not valid: not delivered
         if (body.send_to_all or targets or invalid) and not group.is_public:
             raise bad_request("sendToAllSubscribers and subscribers are only allowed on public groups (ConnectGroup)")
@@ -584,7 +577,7 @@ def router(services: Services) -> APIRouter:
         responses=answers(400, 403, 404),
     )
     async def list_actions(
-        group: Annotated[Group, Depends(visible)],
+        group: Annotated[Group, Depends(access.visible)],
         actionType: Annotated[
             any_case(*LISTABLE.values()) | None,  # type: ignore[valid-type]
             Query(description="in any case; required unless id is given"),

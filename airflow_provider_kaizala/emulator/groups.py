@@ -9,7 +9,13 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, WithJsonSchema, model_validator
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.access import caller_role, check_admin, visible_group, visible_group_ids
+from airflow_provider_kaizala.emulator.access import (
+    GroupAccess,
+    caller_role,
+    check_admin,
+    visible_group,
+    visible_group_ids,
+)
 from airflow_provider_kaizala.emulator.models import Body, LenientBool, NonBlank, Result, any_case
 from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
 from airflow_provider_kaizala.emulator.state import GROUP_TYPES, Connector, Group, State, split_phones
@@ -282,7 +288,6 @@ def new_group(
     return group, not invalid
 
 
-GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
 SubGroupId = Annotated[str, Path(description="Sub-group id")]
 
 
@@ -291,13 +296,7 @@ def router(services: Services) -> APIRouter:
     api = APIRouter()
     state = services.state
 
-    # Dependencies run before the body is validated: an unknown or invisible group is a 404/403 whatever the body.
-    async def visible(groupId: GroupId, conn: Caller) -> Group:
-        return visible_group(state, conn, groupId)
-
-    async def administered(group: Annotated[Group, Depends(visible)], conn: Caller) -> Group:
-        check_admin(state, conn, group)
-        return group
+    access = GroupAccess(state)
 
     # -- G1-G3 --------------------------------------------------------------------------------------------
     @api.post(
@@ -338,7 +337,7 @@ def router(services: Services) -> APIRouter:
         response_model=OneGroup,
         responses=answers(403, 404),
     )
-    async def get_group(group: Annotated[Group, Depends(visible)], conn: Caller) -> Response:
+    async def get_group(group: Annotated[Group, Depends(access.visible)], conn: Caller) -> Response:
         return json_response({"groups": [group_detail(state, conn, group)]})
 
     # -- SG1-SG4 ------------------------------------------------------------------------------------------
@@ -349,7 +348,7 @@ def router(services: Services) -> APIRouter:
         responses=answers(400, 403, 404),
     )
     async def list_subgroups(
-        group: Annotated[Group, Depends(visible)],
+        group: Annotated[Group, Depends(access.visible)],
         fetch_all: Annotated[QueryBool, Query(alias="fetchAllGroups", description="nest every level")] = None,
     ) -> Response:
         top = subgroup_item(state, group, False)
@@ -363,7 +362,7 @@ def router(services: Services) -> APIRouter:
         responses=answers(400, 403, 404),
     )
     async def create_subgroup(
-        parent: Annotated[Group, Depends(administered)], conn: Caller, body: NewSubGroup
+        parent: Annotated[Group, Depends(access.administered)], conn: Caller, body: NewSubGroup
     ) -> Response:
         group, _ = new_group(state, conn, body, body.group_name, parent, body.add_user)  # SG2: no per-number outcome
         return json_response({"groupId": group.group_id, "groupName": group.name})
@@ -375,7 +374,7 @@ def router(services: Services) -> APIRouter:
         responses=answers(400, 403, 404),
     )
     async def attach_subgroups(
-        parent: Annotated[Group, Depends(administered)], conn: Caller, body: SubGroupIds
+        parent: Annotated[Group, Depends(access.administered)], conn: Caller, body: SubGroupIds
     ) -> Response:
         above = state.ancestors(parent.group_id) | {parent.group_id}
         for gid in body.sub_groups:
@@ -395,7 +394,9 @@ def router(services: Services) -> APIRouter:
         response_model=Result,
         responses=answers(403, 404),
     )
-    async def detach_subgroup(parent: Annotated[Group, Depends(administered)], subGroupId: SubGroupId) -> Response:
+    async def detach_subgroup(
+        parent: Annotated[Group, Depends(access.administered)], subGroupId: SubGroupId
+    ) -> Response:
         if subGroupId not in parent.children:
             raise not_found(f"Group {subGroupId} is not a sub-group of {parent.group_id}")
         state.detach(parent.group_id, subGroupId)

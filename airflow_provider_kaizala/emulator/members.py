@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.access import check_admin, visible_group
+from airflow_provider_kaizala.emulator.access import GroupAccess
 from airflow_provider_kaizala.emulator.models import AnsweredPhone, Body, Result, any_case
-from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
+from airflow_provider_kaizala.emulator.services import Services, answers, resource
 from airflow_provider_kaizala.emulator.state import Group, Member, State, split_phones, user_id
 from airflow_provider_kaizala.emulator.wire import json_response, not_found
 
@@ -63,7 +63,6 @@ def find_member(group: Group, member_id: str) -> Member:
     raise not_found(f"Member {member_id} is not a member of group {group.group_id}")
 
 
-GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
 MemberId = Annotated[str, Path(description="Member id (as listed by M1)")]
 
 
@@ -72,13 +71,7 @@ def router(services: Services) -> APIRouter:
     api = APIRouter()
     state = services.state
 
-    # Dependencies run before the body is validated: an unknown or invisible group is a 404/403 whatever the body.
-    async def visible(groupId: GroupId, conn: Caller) -> Group:
-        return visible_group(state, conn, groupId)
-
-    async def administered(group: Annotated[Group, Depends(visible)], conn: Caller) -> Group:
-        check_admin(state, conn, group)
-        return group
+    access = GroupAccess(state)
 
     @api.get(
         "/v1/groups/{groupId}/members",
@@ -86,7 +79,7 @@ def router(services: Services) -> APIRouter:
         response_model=MemberList,
         responses=answers(403, 404),
     )
-    async def list_members(group: Annotated[Group, Depends(visible)]) -> Response:
+    async def list_members(group: Annotated[Group, Depends(access.visible)]) -> Response:
         return json_response({"members": [member_json(state, m) for m in group.members.values()]})
 
     @api.put(
@@ -96,7 +89,7 @@ def router(services: Services) -> APIRouter:
         responses=answers(400, 403, 404),
         description="`result` is true only if every number was added.",
     )
-    async def add_members(group: Annotated[Group, Depends(administered)], body: MembersToAdd) -> Response:
+    async def add_members(group: Annotated[Group, Depends(access.administered)], body: MembersToAdd) -> Response:
         phones, invalid = split_phones(body.members)
         for phone in phones:
             group.members.setdefault(phone, Member(phone, "Member"))
@@ -108,7 +101,7 @@ def router(services: Services) -> APIRouter:
         response_model=Result,
         responses=answers(403, 404),
     )
-    async def remove_member(group: Annotated[Group, Depends(administered)], memberId: MemberId) -> Response:
+    async def remove_member(group: Annotated[Group, Depends(access.administered)], memberId: MemberId) -> Response:
         member = find_member(group, memberId)
         del group.members[member.phone]
         return json_response({"result": True})
@@ -120,7 +113,7 @@ def router(services: Services) -> APIRouter:
         responses=answers(400, 403, 404),
     )
     async def change_role(
-        group: Annotated[Group, Depends(administered)], memberId: MemberId, body: RoleChange
+        group: Annotated[Group, Depends(access.administered)], memberId: MemberId, body: RoleChange
     ) -> Response:
         member = find_member(group, memberId)
         member.role = body.role

@@ -5,11 +5,11 @@ Annotations are evaluated eagerly: FastAPI reads the dependencies declared insid
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.access import check_admin, check_member, visible_group
+from airflow_provider_kaizala.emulator.access import GroupAccess, check_admin, check_member
 from airflow_provider_kaizala.emulator.models import Body, LenientBool
 from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
 from airflow_provider_kaizala.emulator.state import Group, Message, phone_int, split_phones, user_id
@@ -48,16 +48,12 @@ class MessageSent(BaseModel):
     failedResult: list[FailedSend] | None = None
 
 
-GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
-
-
 def router(services: Services) -> APIRouter:
     """MS1 bound to ``services``."""
     api = APIRouter()
     state = services.state
 
-    async def visible(groupId: GroupId, conn: Caller) -> Group:
-        return visible_group(state, conn, groupId)
+    access = GroupAccess(state)
 
     @api.post(
         "/v1/groups/{groupId}/messages",
@@ -65,7 +61,9 @@ def router(services: Services) -> APIRouter:
         response_model=MessageSent,
         responses=answers(400, 403, 404),
     )
-    async def send_message(group: Annotated[Group, Depends(visible)], conn: Caller, body: MessageBody) -> Response:
+    async def send_message(
+        group: Annotated[Group, Depends(access.visible)], conn: Caller, body: MessageBody
+    ) -> Response:
         targets, invalid = split_phones(body.subscribers)
         if (body.send_to_all or targets or invalid) and not group.is_public:
             raise bad_request("sendToAllSubscribers and subscribers are only allowed on public groups (ConnectGroup)")

@@ -22,7 +22,7 @@ from pydantic import (
 )
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.access import check_member, visible_group
+from airflow_provider_kaizala.emulator.access import GroupAccess, check_member, visible_group
 from airflow_provider_kaizala.emulator.models import Body, any_case, lenient_int
 from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
 from airflow_provider_kaizala.emulator.state import TICKS_AT_EPOCH, Connector, Group, Reaction, State, user_id
@@ -189,7 +189,6 @@ def _counts(reactions: list[Reaction]) -> dict[str, int]:
     }
 
 
-GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
 ReferenceId = Annotated[str, Path(description="a message/action referenceId (or an actionId)")]
 SourceGroupId = Annotated[str, Query(description="the path group or a group below it (default: the path group)")]
 Cursor = Annotated[Ticks, Query()]
@@ -200,12 +199,10 @@ def router(services: Services) -> APIRouter:
     api = APIRouter()
     state = services.state
 
-    # Dependencies run before the body and the query are validated: an unknown or invisible group is a 404/403.
-    async def visible(groupId: GroupId, conn: Caller) -> Group:
-        return visible_group(state, conn, groupId)
+    access = GroupAccess(state)
 
     async def queried_source(
-        group: Annotated[Group, Depends(visible)], conn: Caller, sourceGroupId: SourceGroupId = ""
+        group: Annotated[Group, Depends(access.visible)], conn: Caller, sourceGroupId: SourceGroupId = ""
     ) -> Group:
         return source_group(state, conn, group, sourceGroupId)
 
@@ -215,7 +212,7 @@ def router(services: Services) -> APIRouter:
         response_model=ReactionCreated,
         responses=answers(400, 403, 404),
     )
-    async def react(group: Annotated[Group, Depends(visible)], conn: Caller, body: ReactionBody) -> Response:
+    async def react(group: Annotated[Group, Depends(access.visible)], conn: Caller, body: ReactionBody) -> Response:
         source = source_group(state, conn, group, body.source_group_id)
         check_member(state, conn, source)
         reference = check_reference(state, source, body.reference_id)

@@ -8,11 +8,11 @@ therefore returned exactly once however many others join or leave between pages.
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.access import check_admin, visible_group
+from airflow_provider_kaizala.emulator.access import GroupId, check_admin, visible_group
 from airflow_provider_kaizala.emulator.models import AnsweredPhone, Body, PositiveInt
 from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
 from airflow_provider_kaizala.emulator.state import (
@@ -116,9 +116,6 @@ def public_group(state: State, conn: Connector, group_id: str) -> Group:
     if not group.is_public:
         raise bad_request(f"Group {group.group_id} is not a public group (ConnectGroup)")
     return group
-
-
-GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
 
 
 def router(services: Services) -> APIRouter:
