@@ -81,6 +81,13 @@ def client(emu: KaizalaEmulator) -> Client:
     return make_client(emu)
 
 
+def served_by(em: KaizalaEmulator, method: str, path: str) -> Any:
+    """The FastAPI route that serves ``method`` ``path`` (the path as requested, e.g. ``/v1/groups/...``)."""
+    matched, _ = em.app.api.match(method, path)
+    assert matched is not None, (method, path)
+    return matched.route
+
+
 def assert_error(resp: requests.Response, status: int, code: str) -> dict[str, Any]:
     assert resp.status_code == status, (resp.status_code, resp.text)
     body = resp.json()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client
+from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client, served_by
 
 GROUP_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}@1$")
 SUMMARY = {
@@ -199,12 +199,6 @@ def test_unknown_route(client):
     assert_error(client.call("PATCH", "/groups"), 404, "NotFound")
 
 
-def served_by(emu, method, path):
-    """The FastAPI route that serves ``method`` ``/v1{path}`` (``None`` for a route of the old router)."""
-    matched, _ = emu.app.api.match(method, f"/v1{path}")
-    return matched.route if matched is not None else None
-
-
 def test_every_route_declares_its_answer_and_errors(emu):
     client = make_client(emu)
     top = emu.admin.create_group(name="Top", admins=[ADMIN], members=[OTHER])
@@ -223,8 +217,7 @@ def test_every_route_declares_its_answer_and_errors(emu):
     for method, path, body, params, errors in calls:
         resp = client.call(method, path, json=body, params=params)
         assert resp.status_code == 200, (method, path, resp.text)
-        route = served_by(emu, method, path)
-        assert route is not None, (method, path)
+        route = served_by(emu, method, f"/v1{path}")
         route.response_model.model_validate_json(resp.content, strict=True)
         assert set(route.responses) == errors, (method, path)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client
+from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client, served_by
 
 THIRD = "+919810000003"
 
@@ -87,13 +87,6 @@ def test_a_body_that_is_not_text_is_a_three_field_400(emu):
     assert assert_error(resp, 400, "InvalidParameters")["message"] == "Request body is not valid JSON"
 
 
-def served_by(emu, method, path):
-    """The FastAPI route that serves ``method`` ``/v1{path}``."""
-    matched, _ = emu.app.api.match(method, f"/v1{path}")
-    assert matched is not None, (method, path)
-    return matched.route
-
-
 def test_every_route_declares_its_answer_and_errors(emu):
     client = make_client(emu)
     gid = emu.admin.create_group(name="G", admins=[ADMIN], members=[OTHER], unprovisioned=[OTHER])
@@ -107,7 +100,7 @@ def test_every_route_declares_its_answer_and_errors(emu):
     for method, path, body, errors in calls:
         resp = client.call(method, path, json=body)
         assert resp.status_code == 200, (method, path, resp.text)
-        route = served_by(emu, method, path)
+        route = served_by(emu, method, f"/v1{path}")
         route.response_model.model_validate_json(resp.content, strict=True)
         assert set(route.responses) == errors, (method, path)
 

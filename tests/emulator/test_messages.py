@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client
+from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client, served_by
 
 
 def test_send_message_recorded(emu):
@@ -97,8 +97,7 @@ def test_the_group_is_checked_before_the_body(emu):
 def test_the_route_declares_its_answer_and_errors(emu):
     client = make_client(emu)
     pub = emu.admin.create_group(name="P", groupType="ConnectGroup", admins=[ADMIN], subscribers=[OTHER])
-    matched, _ = emu.app.api.match("POST", f"/v1/groups/{pub}/messages")
-    route = matched.route
+    route = served_by(emu, "POST", f"/v1/groups/{pub}/messages")
     assert set(route.responses) == {400, 403, 404}
     for body in ({"message": "m"}, {"message": "m", "subscribers": [OTHER, ADMIN, "+9"]}):
         resp = client.call("POST", f"/groups/{pub}/messages", json=body)

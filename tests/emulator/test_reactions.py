@@ -7,7 +7,7 @@ import time
 import pytest
 
 from airflow_provider_kaizala.emulator.services import RouteRules, route_rules
-from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client
+from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client, served_by
 
 TICKS_AT_EPOCH = 621_355_968_000_000_000
 
@@ -149,12 +149,6 @@ def test_details_paging(emu, setup):
     assert len(both["reactionDetails"]) == 20
 
 
-def served_by(emu, method, path):
-    """The FastAPI route that serves ``method`` ``/v1{path}`` (``None`` for a route of the old router)."""
-    matched, _ = emu.app.api.match(method, f"/v1{path}")
-    return matched.route if matched is not None else None
-
-
 @pytest.mark.parametrize("extensions", [False, True])
 def test_reaction_routes_declare_their_rules_answer_and_errors(emu, setup, extensions):
     client, gid = setup
@@ -170,12 +164,11 @@ def test_reaction_routes_declare_their_rules_answer_and_errors(emu, setup, exten
     for method, path, body, permission in calls:
         resp = client.call(method, path, json=body)
         assert resp.status_code == 200, (method, path, resp.text)
-        route = served_by(emu, method, path)
-        assert route is not None, (method, path)
+        route = served_by(emu, method, f"/v1{path}")
         assert route_rules(route.openapi_extra) == RouteRules("resource", permission, "json")
         route.response_model.model_validate_json(resp.content, strict=True)
         assert set(route.responses) == {400, 403, 404}, (method, path)
-    assert served_by(emu, "GET", f"/groups/{gid}/reaction/SUMMARY").path.endswith("/reaction/summary")
+    assert served_by(emu, "GET", f"/v1/groups/{gid}/reaction/SUMMARY").path.endswith("/reaction/summary")
 
 
 def test_blank_query_values_count_as_absent(emu, setup):
