@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import Path
 
 from airflow_provider_kaizala.emulator.services import Caller
-from airflow_provider_kaizala.emulator.state import Connector, Group, State
-from airflow_provider_kaizala.emulator.wire import forbidden, not_found
+from airflow_provider_kaizala.emulator.state import Connector, Group, State, split_phones
+from airflow_provider_kaizala.emulator.wire import bad_request, forbidden, not_found
 
 #: The ``{groupId}`` path parameter of the group routes.
 GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
@@ -68,6 +68,27 @@ def check_member(state: State, conn: Connector, group: Group) -> None:
         raise forbidden(f"Caller is not a member of group {group.group_id}")
 
 
+def member_group(state: State, conn: Connector, group_id: str) -> Group:
+    """The group, which the connector's user must be a member (or an admin) of: 404, then 403."""
+    group = visible_group(state, conn, group_id)
+    check_member(state, conn, group)
+    return group
+
+
+def audience(
+    state: State, conn: Connector, group: Group, send_to_all: bool, subscribers: list[str]
+) -> tuple[list[str], list[str]]:
+    """Whom a message or an action goes to beyond the group's members (MS1, AC1): the valid and the not valid
+    numbers of ``subscribers``. Both ``sendToAllSubscribers`` and ``subscribers`` need a public group (400), and
+    ``sendToAllSubscribers`` needs an admin (403)."""
+    targets, invalid = split_phones(subscribers)
+    if (send_to_all or targets or invalid) and not group.is_public:
+        raise bad_request("sendToAllSubscribers and subscribers are only allowed on public groups (ConnectGroup)")
+    if send_to_all:
+        check_admin(state, conn, group)
+    return targets, invalid
+
+
 def visible_group_ids(state: State, conn: Connector) -> list[str]:
     """Every group the token can see, in creation order."""
     if conn.group_id is not None:
@@ -100,9 +121,7 @@ class GroupAccess:
 
     async def member(self, groupId: GroupId, conn: Caller) -> Group:
         """The path's group, which the caller must also be a member (or an admin) of (403)."""
-        group = visible_group(self.state, conn, groupId)
-        check_member(self.state, conn, group)
-        return group
+        return member_group(self.state, conn, groupId)
 
     async def administered(self, groupId: GroupId, conn: Caller) -> Group:
         """The path's group, which the caller must also be an admin of (403)."""

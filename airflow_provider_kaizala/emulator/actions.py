@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.access import GroupAccess, check_admin
+from airflow_provider_kaizala.emulator.access import GroupAccess, audience
 from airflow_provider_kaizala.emulator.action_models import ACTION_TYPES as ACTION_TYPES
 from airflow_provider_kaizala.emulator.action_models import (
     CUSTOM,
@@ -541,11 +541,7 @@ def router(services: Services) -> APIRouter:
         description="Exactly one of actionType (any case) and id (a custom action package).",
     )
     async def post_action(group: Annotated[Group, Depends(access.member)], conn: Caller, body: ActionPost) -> Response:
-        targets, invalid = split_phones(body.subscribers)  # numbers that are not valid: not delivered
-        if (body.send_to_all or targets or invalid) and not group.is_public:
-            raise bad_request("sendToAllSubscribers and subscribers are only allowed on public groups (ConnectGroup)")
-        if body.send_to_all:
-            check_admin(state, conn, group)
+        targets, _ = audience(state, conn, group, body.send_to_all, body.subscribers)  # invalid: not delivered
         kind, package_id = (CUSTOM, body.id) if isinstance(body, CustomPost) else (body.action_type, None)
         now = int(state.clock.now() * 1000)
         action = Action(

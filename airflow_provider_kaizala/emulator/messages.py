@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.access import GroupAccess, check_admin, check_member
+from airflow_provider_kaizala.emulator.access import GroupAccess, audience, check_member
 from airflow_provider_kaizala.emulator.models import Body, LenientBool
 from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
-from airflow_provider_kaizala.emulator.state import Group, Message, phone_int, split_phones, user_id
-from airflow_provider_kaizala.emulator.wire import REASON_INVALID_PHONE, bad_request, json_response
+from airflow_provider_kaizala.emulator.state import Group, Message, phone_int, user_id
+from airflow_provider_kaizala.emulator.wire import REASON_INVALID_PHONE, json_response
 
 MAX_MESSAGE = 4000
 
@@ -64,12 +64,8 @@ def router(services: Services) -> APIRouter:
     async def send_message(
         group: Annotated[Group, Depends(access.visible)], conn: Caller, body: MessageBody
     ) -> Response:
-        targets, invalid = split_phones(body.subscribers)
-        if (body.send_to_all or targets or invalid) and not group.is_public:
-            raise bad_request("sendToAllSubscribers and subscribers are only allowed on public groups (ConnectGroup)")
-        if body.send_to_all:
-            check_admin(state, conn, group)
-        else:
+        targets, invalid = audience(state, conn, group, body.send_to_all, body.subscribers)
+        if not body.send_to_all:
             check_member(state, conn, group)
         msg = Message(
             state.new_guid(), group.group_id, body.message, targets, body.send_to_all, conn.phone, state.clock.now()

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, model_validator
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.access import check_member, visible_group
+from airflow_provider_kaizala.emulator.access import member_group, visible_group
 from airflow_provider_kaizala.emulator.faults import FaultEngine
 from airflow_provider_kaizala.emulator.models import (
     Body,
@@ -411,8 +411,7 @@ def check_object(state: State, conn: Connector, object_id: str, object_type: str
     """That the caller can see the watched object: 404 for an unknown group or action, 403 for a group the caller
     is not a member of (or an action in a group it cannot see). An action package needs no object."""
     if object_type == "Group":
-        group = visible_group(state, conn, object_id)
-        check_member(state, conn, group)
+        member_group(state, conn, object_id)
     elif object_type == "Action":
         action = state.actions.get(object_id)
         if action is None:
