@@ -17,9 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainValidator,
     StrictStr,
@@ -30,7 +28,7 @@ from pydantic import (
 )
 
 from airflow_provider_kaizala.emulator.media import MEDIA_TYPES
-from airflow_provider_kaizala.emulator.models import Body, LenientBool, NonBlank, PositiveInt, any_case
+from airflow_provider_kaizala.emulator.models import Answer, Body, LenientBool, NonBlank, PositiveInt, any_case
 from airflow_provider_kaizala.emulator.state import split_phones
 from airflow_provider_kaizala.emulator.wire import iso_ms
 
@@ -473,18 +471,14 @@ class ResponsePost(Body):
 
 
 # -- response bodies (documentation only) -----------------------------------------------------------------------
-class _Answer(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class ActionPosted(_Answer):
+class ActionPosted(Answer):
     """AC1 answer."""
 
     referenceId: str
     actionId: Annotated[str | None, Field(description="not on media actions (extension)")] = None
 
 
-class ActionSummary(_Answer):
+class ActionSummary(Answer):
     """An AC2 list item."""
 
     referenceId: str
@@ -497,14 +491,14 @@ class ActionSummary(_Answer):
     sentAtMs: Annotated[int | None, Field(description="extension: sentAt in epoch ms")] = None
 
 
-class ActionPage(_Answer):
+class ActionPage(Answer):
     """AC2 answer: ``hasMore`` is true whenever the page filled up to ``count``."""
 
     actions: list[ActionSummary]
     hasMore: bool
 
 
-class QuestionOut(_Answer):
+class QuestionOut(Answer):
     """A question as stored and shown."""
 
     title: str
@@ -513,7 +507,7 @@ class QuestionOut(_Answer):
     isInvisible: bool | None = None
 
 
-class ActionDetails(_Answer):
+class ActionDetails(Answer):
     """AC3 ``actionDetails``: the list body plus per-type details; ``responses`` with ``getDetails``."""
 
     responseCount: Annotated[int | None, Field(ge=0)] = None
@@ -521,7 +515,7 @@ class ActionDetails(_Answer):
     responses: list[dict[str, Any]] | None = None
 
 
-class ActionFound(_Answer):
+class ActionFound(Answer):
     """AC3 answer."""
 
     actionId: str
@@ -532,7 +526,7 @@ class ActionFound(_Answer):
     actionDetails: ActionDetails
 
 
-class ResponsePosted(_Answer):
+class ResponsePosted(Answer):
     """AC4 answer."""
 
     responseId: str

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, StrictStr
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator import demo
+from airflow_provider_kaizala.emulator.access import GroupId
 from airflow_provider_kaizala.emulator.faults import FaultConfigError
 from airflow_provider_kaizala.emulator.members import member_json
 from airflow_provider_kaizala.emulator.models import Body, HttpUrl, LenientInt, Phone, any_case
@@ -183,7 +184,6 @@ async def _churn_forever(
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Response]])
 
 ApplicationId = Annotated[str, Path(description="Connector id (`<guid>@2`)")]
-GroupId = Annotated[str, Path(description="Group id (`<guid>@1`)")]
 
 
 def router(services: Services) -> APIRouter:

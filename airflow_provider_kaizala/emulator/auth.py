@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.requests import Request
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.models import Body, LenientInt, Phone
+from airflow_provider_kaizala.emulator.models import Answer, Body, LenientInt, Phone
 from airflow_provider_kaizala.emulator.services import Services, answers, auth, report_caller
 from airflow_provider_kaizala.emulator.state import ALL_PERMISSIONS, ROTATION_FRACTION, Connector
 from airflow_provider_kaizala.emulator.wire import MSG_BAD_CREDENTIALS, ApiError, forbidden, json_response
@@ -37,10 +37,8 @@ class PinLogin(PinCaller):
     pin: Annotated[LenientInt, Field(description="the one-time PIN (an integer, or its digits as a string)")]
 
 
-class AccessToken(BaseModel):
+class AccessToken(Answer):
     """A1 answer: a new access token, the connector's endpoint, and a rotated refresh token when due."""
-
-    model_config = ConfigDict(extra="allow")
 
     accessToken: Annotated[str, Field(min_length=1)]
     endpointUrl: Annotated[str, Field(pattern="^https?://.*/$", description="base URL, no /v1")]
@@ -55,10 +53,8 @@ class PinSent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RefreshToken(BaseModel):
+class RefreshToken(Answer):
     """A3 answer: the user's new refresh token (the connector's previous ones stop working)."""
-
-    model_config = ConfigDict(extra="allow")
 
     refreshToken: Annotated[str, Field(min_length=1)]
     grantedScope: Annotated[str, Field(description="comma-separated permissions")]

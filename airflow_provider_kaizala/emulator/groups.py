@@ -6,7 +6,7 @@ Annotations are evaluated eagerly: FastAPI reads the dependencies declared insid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, StrictStr, WithJsonSchema, model_validator
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import (
@@ -16,7 +16,7 @@ from airflow_provider_kaizala.emulator.access import (
     visible_group,
     visible_group_ids,
 )
-from airflow_provider_kaizala.emulator.models import Body, LenientBool, NonBlank, Result, any_case
+from airflow_provider_kaizala.emulator.models import Answer, Body, LenientBool, NonBlank, Result, any_case
 from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
 from airflow_provider_kaizala.emulator.state import GROUP_TYPES, Connector, Group, State, split_phones
 from airflow_provider_kaizala.emulator.wire import bad_request, json_response, not_found
@@ -106,20 +106,16 @@ Count = Annotated[int, Field(ge=0)]
 GroupTypeName = Literal["Group", "ConnectGroup"]
 
 
-class CreatedGroup(BaseModel):
+class CreatedGroup(Answer):
     """G1 answer."""
-
-    model_config = ConfigDict(extra="allow")
 
     groupName: str
     groupId: str
     membersAdded: Annotated[bool, Field(description="true only if every number was added")]
 
 
-class _GroupFields(BaseModel):
+class _GroupFields(Answer):
     """The fields every group listing carries."""
-
-    model_config = ConfigDict(extra="allow")
 
     groupId: str
     groupName: str
@@ -162,26 +158,20 @@ class GroupDetail(_GroupFields):
     welcomeMessage: str
 
 
-class GroupList(BaseModel):
+class GroupList(Answer):
     """G2 answer."""
-
-    model_config = ConfigDict(extra="allow")
 
     groups: list[GroupSummary]
 
 
-class OneGroup(BaseModel):
+class OneGroup(Answer):
     """G3 answer: the group in a one-element ``groups`` array."""
-
-    model_config = ConfigDict(extra="allow")
 
     groups: Annotated[list[GroupDetail], Field(min_length=1, max_length=1)]
 
 
-class SubGroup(BaseModel):
+class SubGroup(Answer):
     """A group of an SG1 answer with its direct sub-groups (nested at every level with ``fetchAllGroups``)."""
-
-    model_config = ConfigDict(extra="allow")
 
     groupId: str
     groupName: str
@@ -197,18 +187,14 @@ class SubGroup(BaseModel):
     ] = None
 
 
-class SubGroupTree(BaseModel):
+class SubGroupTree(Answer):
     """SG1 answer: the path group, with its sub-groups, in a one-element ``groups`` array."""
-
-    model_config = ConfigDict(extra="allow")
 
     groups: Annotated[list[SubGroup], Field(min_length=1, max_length=1)]
 
 
-class CreatedSubGroup(BaseModel):
+class CreatedSubGroup(Answer):
     """SG2 answer."""
-
-    model_config = ConfigDict(extra="allow")
 
     groupId: str
     groupName: str

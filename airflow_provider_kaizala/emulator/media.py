@@ -22,13 +22,13 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.models import Body, HttpUrl
+from airflow_provider_kaizala.emulator.models import Answer, Body, HttpUrl
 from airflow_provider_kaizala.emulator.services import Caller, Services, admin, answers, resource
 from airflow_provider_kaizala.emulator.state import Connector, MediaFile, MediaResource, State
 from airflow_provider_kaizala.emulator.wire import ApiError, bad_request, json_response, not_found
@@ -77,10 +77,8 @@ class MediaByUrl(Body):
     media_url: Annotated[HttpUrl, Field(alias="mediaUrl")]
 
 
-class MediaResourceAnswer(BaseModel):
+class MediaResourceAnswer(Answer):
     """MD1/MD2 answer: the opaque ``mediaResource`` to send in an action."""
-
-    model_config = ConfigDict(extra="allow")
 
     mediaResource: Annotated[str, Field(min_length=1)]
 

@@ -6,11 +6,11 @@ Annotations are evaluated eagerly: FastAPI reads the dependencies declared insid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import Field, StrictStr
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import GroupAccess
-from airflow_provider_kaizala.emulator.models import AnsweredPhone, Body, Result, any_case
+from airflow_provider_kaizala.emulator.models import Answer, AnsweredPhone, Body, Result, any_case
 from airflow_provider_kaizala.emulator.services import Services, answers, resource
 from airflow_provider_kaizala.emulator.state import Group, Member, State, split_phones, user_id
 from airflow_provider_kaizala.emulator.wire import json_response, not_found
@@ -28,10 +28,8 @@ class RoleChange(Body):
     role: any_case("Admin", "Member")  # type: ignore[valid-type]
 
 
-class MemberItem(BaseModel):
+class MemberItem(Answer):
     """A member of an M1 answer (``id`` is what M3/M4 take)."""
-
-    model_config = ConfigDict(extra="allow")
 
     id: str
     role: Literal["Admin", "Member"]
@@ -39,10 +37,8 @@ class MemberItem(BaseModel):
     isProvisioned: bool
 
 
-class MemberList(BaseModel):
+class MemberList(Answer):
     """M1 answer: every member of the group (no paging)."""
-
-    model_config = ConfigDict(extra="allow")
 
     members: list[MemberItem]
 

@@ -6,11 +6,11 @@ Annotations are evaluated eagerly: FastAPI reads the dependencies declared insid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import Field, StrictStr
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import GroupAccess, audience, check_member
-from airflow_provider_kaizala.emulator.models import Body, LenientBool
+from airflow_provider_kaizala.emulator.models import Answer, Body, LenientBool
 from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
 from airflow_provider_kaizala.emulator.state import Group, Message, phone_int, user_id
 from airflow_provider_kaizala.emulator.wire import REASON_INVALID_PHONE, json_response
@@ -28,10 +28,8 @@ class MessageBody(Body):
     ] = []
 
 
-class FailedSend(BaseModel):
+class FailedSend(Answer):
     """A subscriber of ``subscribers`` the message was not sent to, and why."""
-
-    model_config = ConfigDict(extra="allow")
 
     subscriber: str
     subscriberId: Annotated[str, Field(description='"" when the number is not valid')]
@@ -39,10 +37,8 @@ class FailedSend(BaseModel):
     errorCode: Literal["NotSubscribed", "InvalidPhoneNumber"]
 
 
-class MessageSent(BaseModel):
+class MessageSent(Answer):
     """MS1 answer: the message's reference, and ``failedResult`` when some listed subscribers did not get it."""
-
-    model_config = ConfigDict(extra="allow")
 
     referenceId: str
     failedResult: list[FailedSend] | None = None

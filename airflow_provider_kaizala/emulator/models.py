@@ -175,10 +175,15 @@ def _http_url(url: str) -> str:
 HttpUrl = Annotated[StrictStr, AfterValidator(_http_url), Field(json_schema_extra={"format": "uri"})]
 
 
-class Result(BaseModel):
-    """``{"result": bool}``: the answer of a change that reports only whether it was done (or fully done)."""
+class Answer(BaseModel):
+    """Base of the answer models (documentation of what a route answers: handlers return a ``Response``, which
+    FastAPI neither validates nor serialises); an answer may carry more fields than it documents."""
 
     model_config = ConfigDict(extra="allow")
+
+
+class Result(Answer):
+    """``{"result": bool}``: the answer of a change that reports only whether it was done (or fully done)."""
 
     result: bool
 

@@ -11,9 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StrictStr,
     ValidationInfo,
@@ -23,7 +21,7 @@ from pydantic import (
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import GroupAccess, check_member, visible_group
-from airflow_provider_kaizala.emulator.models import Body, any_case, lenient_int
+from airflow_provider_kaizala.emulator.models import Answer, Body, any_case, lenient_int
 from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
 from airflow_provider_kaizala.emulator.state import TICKS_AT_EPOCH, Connector, Group, Reaction, State, user_id
 from airflow_provider_kaizala.emulator.wire import bad_request, json_response, not_found
@@ -95,54 +93,42 @@ class ReactionBody(Body):
         return value
 
 
-class ReactionCreated(BaseModel):
+class ReactionCreated(Answer):
     """R1 answer (liking again gives the user's existing like)."""
-
-    model_config = ConfigDict(extra="allow")
 
     reactionId: str
 
 
-class ReactionsCountMap(BaseModel):
+class ReactionsCountMap(Answer):
     """How many likes and comments a message or action has."""
-
-    model_config = ConfigDict(extra="allow")
 
     like: Annotated[int, Field(ge=0)]
     comment: Annotated[int, Field(ge=0)]
 
 
-class ReactionCounts(BaseModel):
+class ReactionCounts(Answer):
     """A message or action of a summary and its counts."""
-
-    model_config = ConfigDict(extra="allow")
 
     referenceId: str
     reactionsCountMap: ReactionsCountMap
 
 
-class ReferenceSummary(BaseModel):
+class ReferenceSummary(Answer):
     """R2 answer: the counts of one reference."""
-
-    model_config = ConfigDict(extra="allow")
 
     summary: Annotated[list[ReactionCounts], Field(min_length=1, max_length=1)]
 
 
-class GroupReactionSummary(BaseModel):
+class GroupReactionSummary(Answer):
     """R3 answer: the references whose reactions changed after the cursor (oldest change first) and the next
     cursor (unchanged at the end)."""
-
-    model_config = ConfigDict(extra="allow")
 
     cursor: Int64
     summary: Annotated[list[ReactionCounts], Field(max_length=REACTION_PAGE)]
 
 
-class ReactionDetail(BaseModel):
+class ReactionDetail(Answer):
     """One reaction of R4 (``reactionType`` and ``comment`` are extensions, shown only when they are on)."""
-
-    model_config = ConfigDict(extra="allow")
 
     reactionId: str
     userId: str
@@ -151,10 +137,8 @@ class ReactionDetail(BaseModel):
     comment: Annotated[str | None, Field(description="extension")] = None
 
 
-class ReactionDetails(BaseModel):
+class ReactionDetails(Answer):
     """R4 answer: the reactions after the cursor (oldest first) and the next cursor (unchanged at the end)."""
-
-    model_config = ConfigDict(extra="allow")
 
     cursor: Int64
     reactionDetails: Annotated[list[ReactionDetail], Field(max_length=REACTION_PAGE)]

@@ -9,11 +9,11 @@ therefore returned exactly once however many others join or leave between pages.
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import Field, StrictStr
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import GroupId, check_admin, visible_group
-from airflow_provider_kaizala.emulator.models import AnsweredPhone, Body, PositiveInt
+from airflow_provider_kaizala.emulator.models import Answer, AnsweredPhone, Body, PositiveInt
 from airflow_provider_kaizala.emulator.services import Caller, Services, answers, resource
 from airflow_provider_kaizala.emulator.state import (
     Connector,
@@ -44,10 +44,8 @@ class SubscriberChange(Body):
     subscribers: Annotated[list[StrictStr], Field(min_length=1)]
 
 
-class SubscriberItem(BaseModel):
+class SubscriberItem(Answer):
     """A subscriber of an SU1 page."""
-
-    model_config = ConfigDict(extra="allow")
 
     id: str
     mobileNumber: AnsweredPhone
@@ -56,45 +54,35 @@ class SubscriberItem(BaseModel):
     isProvisioned: bool
 
 
-class SubscriberList(BaseModel):
+class SubscriberList(Answer):
     """SU1 answer: one page; ``cursor`` is present only when more pages exist."""
-
-    model_config = ConfigDict(extra="allow")
 
     subscribers: Annotated[list[SubscriberItem], Field(max_length=PAGE_MAX)]
     cursor: Annotated[str, Field(min_length=1, description="where the next page starts")] | None = None
 
 
-class AddOutcome(BaseModel):
+class AddOutcome(Answer):
     """SU2: what happened to one number."""
-
-    model_config = ConfigDict(extra="allow")
 
     isAdded: bool
     reason: Literal["AlreadySubscribed", "InvalidPhoneNumber"] | None = None
 
 
-class SubscribersAdded(BaseModel):
+class SubscribersAdded(Answer):
     """SU2 answer: the outcome per number, keyed by the number as it was sent."""
-
-    model_config = ConfigDict(extra="allow")
 
     result: dict[str, AddOutcome]
 
 
-class RemoveOutcome(BaseModel):
+class RemoveOutcome(Answer):
     """SU3: what happened to one number."""
-
-    model_config = ConfigDict(extra="allow")
 
     isRemoved: bool
     reason: Literal["NotSubscribed", "InvalidPhoneNumber"] | None = None
 
 
-class SubscribersRemoved(BaseModel):
+class SubscribersRemoved(Answer):
     """SU3 answer: the outcome per number, keyed by the number as it was sent."""
-
-    model_config = ConfigDict(extra="allow")
 
     result: dict[str, RemoveOutcome]
 

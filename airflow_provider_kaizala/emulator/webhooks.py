@@ -22,12 +22,13 @@ from urllib.parse import urlsplit
 
 import httpx
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import AfterValidator, Field, StrictStr, model_validator
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator.access import member_group, visible_group
 from airflow_provider_kaizala.emulator.faults import FaultEngine
 from airflow_provider_kaizala.emulator.models import (
+    Answer,
     Body,
     LenientBool,
     NonBlank,
@@ -375,17 +376,15 @@ class SyntheticEvent(Body):
 
 
 # -- response models (documentation only: the handlers answer with json_response) --------------------------------
-class WebhookCreated(BaseModel):
+class WebhookCreated(Answer):
     """W1 answer."""
 
-    model_config = ConfigDict(extra="allow")
     webhookId: str
 
 
-class Webhook(BaseModel):
+class Webhook(Answer):
     """A webhook as W2 lists it."""
 
-    model_config = ConfigDict(extra="allow")
     id: str
     objectId: str
     objectType: ObjectType
@@ -399,10 +398,9 @@ class Webhook(BaseModel):
     active: bool
 
 
-class WebhookList(BaseModel):
+class WebhookList(Answer):
     """W2 answer."""
 
-    model_config = ConfigDict(extra="allow")
     webhooks: list[Webhook]
 
 
