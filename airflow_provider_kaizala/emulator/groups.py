@@ -114,8 +114,8 @@ class CreatedGroup(Answer):
     membersAdded: Annotated[bool, Field(description="true only if every number was added")]
 
 
-class _GroupFields(Answer):
-    """The fields every group listing carries."""
+class _GroupIdentity(Answer):
+    """The fields every group entry carries (G2, G3, SG1)."""
 
     groupId: str
     groupName: str
@@ -124,6 +124,11 @@ class _GroupFields(Answer):
     hasSubGroups: bool
     hasParentGroups: bool
     isMappedToTenant: bool
+
+
+class _GroupFields(_GroupIdentity):
+    """The fields every group listing carries (G2, G3)."""
+
     userCount: Count
     currentLevelUserCount: Count
 
@@ -170,16 +175,9 @@ class OneGroup(Answer):
     groups: Annotated[list[GroupDetail], Field(min_length=1, max_length=1)]
 
 
-class SubGroup(Answer):
+class SubGroup(_GroupIdentity):
     """A group of an SG1 answer with its direct sub-groups (nested at every level with ``fetchAllGroups``)."""
 
-    groupId: str
-    groupName: str
-    groupImageUrl: str
-    hasSubGroups: bool
-    hasParentGroups: bool
-    isMappedToTenant: bool
-    groupType: GroupTypeName
     isDuplicate: bool
     welcomeMessage: str
     subGroups: Annotated[
@@ -201,8 +199,8 @@ class CreatedSubGroup(Answer):
 
 
 # -- what the answers are made of ------------------------------------------------------------------------
-def group_summary(state: State, group: Group) -> dict[str, Any]:
-    """The fields every group listing carries."""
+def group_identity(group: Group) -> dict[str, Any]:
+    """The fields every group entry carries."""
     return {
         "groupId": group.group_id,
         "groupName": group.name,
@@ -211,6 +209,13 @@ def group_summary(state: State, group: Group) -> dict[str, Any]:
         "hasSubGroups": bool(group.children),
         "hasParentGroups": bool(group.parents),
         "isMappedToTenant": bool(group.tenant_id),
+    }
+
+
+def group_summary(state: State, group: Group) -> dict[str, Any]:
+    """The fields every group listing carries."""
+    return {
+        **group_identity(group),
         "userCount": len(state.hierarchy_users(group.group_id)),
         "currentLevelUserCount": len(group.members),
     }
@@ -241,13 +246,7 @@ def group_detail(state: State, conn: Connector, group: Group) -> dict[str, Any]:
 def subgroup_item(state: State, group: Group, recurse: bool) -> dict[str, Any]:
     """A sub-group entry with the [S] fields; nested ``subGroups`` when ``recurse``."""
     item: dict[str, Any] = {
-        "groupId": group.group_id,
-        "groupName": group.name,
-        "groupImageUrl": group.image_url,
-        "hasSubGroups": bool(group.children),
-        "hasParentGroups": bool(group.parents),
-        "isMappedToTenant": bool(group.tenant_id),
-        "groupType": group.group_type,
+        **group_identity(group),
         "isDuplicate": False,
         "welcomeMessage": group.welcome_message,
     }
