@@ -37,11 +37,15 @@ class PinLogin(PinCaller):
     pin: Annotated[LenientInt, Field(description="the one-time PIN (an integer, or its digits as a string)")]
 
 
+#: The endpoint a connector calls, as the token service answers it.
+BaseUrl = Annotated[str, Field(pattern="^https?://.*/$", description="base URL, no /v1")]
+
+
 class AccessToken(Answer):
     """A1 answer: a new access token, the connector's endpoint, and a rotated refresh token when due."""
 
     accessToken: Annotated[str, Field(min_length=1)]
-    endpointUrl: Annotated[str, Field(pattern="^https?://.*/$", description="base URL, no /v1")]
+    endpointUrl: BaseUrl
     accessTokenExpiry: Annotated[int, Field(description="epoch milliseconds")]
     refreshToken: Annotated[str, Field(description='a new refresh token, or "" when not rotated')]
     scope: Annotated[str, Field(description="comma-separated permissions")]
@@ -59,11 +63,11 @@ class RefreshToken(Answer):
     refreshToken: Annotated[str, Field(min_length=1)]
     grantedScope: Annotated[str, Field(description="comma-separated permissions")]
     refreshTokenExpiry: Annotated[int, Field(description="epoch milliseconds")]
-    endpointUrl: Annotated[str | None, Field(pattern="^https?://.*/$", description="base URL, no /v1")] = None
+    endpointUrl: BaseUrl | None = None
 
 
-def _unauthenticated() -> ApiError:
-    return ApiError(401, MSG_BAD_CREDENTIALS, "Unauthenticated", "AuthException")
+def _unauthenticated(message: str = MSG_BAD_CREDENTIALS) -> ApiError:
+    return ApiError(401, message, "Unauthenticated", "AuthException")
 
 
 def granted_scope(conn: Connector) -> str:
@@ -167,7 +171,7 @@ def router(services: Services) -> APIRouter:
     async def login_with_pin(request: Request, body: PinLogin) -> Response:
         conn = pin_caller(request, body)
         if not state.use_pin(conn.application_id, body.mobileNumber, body.pin):
-            raise ApiError(401, MSG_BAD_PIN, "Unauthenticated", "AuthException")
+            raise _unauthenticated(MSG_BAD_PIN)
         token = state.issue_refresh_token(conn.application_id, replace=True)
         return json_response(
             {
