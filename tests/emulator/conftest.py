@@ -81,6 +81,12 @@ def client(emu: KaizalaEmulator) -> Client:
     return make_client(emu)
 
 
+def ok(resp: requests.Response) -> Any:
+    """The JSON body of a 200 answer (the test fails on any other status)."""
+    assert resp.status_code == 200, (resp.status_code, resp.text)
+    return resp.json()
+
+
 def served_by(em: KaizalaEmulator, method: str, path: str) -> Any:
     """The FastAPI route that serves ``method`` ``path`` (the path as requested, e.g. ``/v1/groups/...``)."""
     matched, _ = em.app.api.match(method, path)

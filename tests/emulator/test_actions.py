@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from airflow_provider_kaizala.emulator.app import EmulatorApp
-from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client
+from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client, ok
 
 THIRD = "+919810000003"
 
@@ -38,11 +38,6 @@ def setup(emu):
 
 def post(client, gid, body):
     return client.call("POST", f"/groups/{gid}/actions", json=body)
-
-
-def ok(resp):
-    assert resp.status_code == 200, resp.text
-    return resp.json()
 
 
 def iso(s: str) -> float:

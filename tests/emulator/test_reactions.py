@@ -7,7 +7,7 @@ import time
 import pytest
 
 from airflow_provider_kaizala.emulator.services import RouteRules, route_rules
-from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client, served_by
+from tests.emulator.conftest import ADMIN, OTHER, assert_error, make_client, ok, served_by
 
 TICKS_AT_EPOCH = 621_355_968_000_000_000
 
@@ -27,11 +27,6 @@ def message(client, gid, text="m"):
 
 def react(client, gid, ref, kind="Like", **extra):
     return client.call("POST", f"/groups/{gid}/reaction", json={"referenceId": ref, "reactionType": kind, **extra})
-
-
-def ok(resp):
-    assert resp.status_code == 200, resp.text
-    return resp.json()
 
 
 def test_like_comment_and_reference_summary(emu, setup):
