@@ -46,11 +46,17 @@ def caller_role(state: State, conn: Connector, group_id: str) -> str:
     return role if role in ("Admin", "Member") else ""
 
 
-def visible_group(state: State, conn: Connector, group_id: str) -> Group:
-    """The group, or 404 if it does not exist, or 403 if the connector's user cannot see it."""
+def existing_group(state: State, group_id: str) -> Group:
+    """The group, or 404 if it does not exist."""
     group = state.groups.get(group_id)
     if group is None:
         raise not_found(f"Group {group_id} not found")
+    return group
+
+
+def visible_group(state: State, conn: Connector, group_id: str) -> Group:
+    """The group, or 404 if it does not exist, or 403 if the connector's user cannot see it."""
+    group = existing_group(state, group_id)
     if effective_role(state, conn, group_id) is None:
         raise forbidden(f"Caller is not a member of group {group_id}")
     return group

@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, StrictStr
 from starlette.responses import Response
 
 from airflow_provider_kaizala.emulator import demo
-from airflow_provider_kaizala.emulator.access import GroupId
+from airflow_provider_kaizala.emulator.access import GroupId, existing_group
 from airflow_provider_kaizala.emulator.faults import FaultConfigError
 from airflow_provider_kaizala.emulator.members import member_json
 from airflow_provider_kaizala.emulator.models import Body, HttpUrl, LenientInt, Phone, any_case
@@ -141,9 +141,7 @@ def group_view(group: Group) -> dict[str, Any]:
 def do_churn(state: State, group_id: str, kind: str, add: int, remove: int, rng: random.Random) -> dict[str, list[str]]:
     """Add ``add`` new and remove ``remove`` random existing members or subscribers of a group (admins and connector
     users are never removed)."""
-    group = state.groups.get(group_id)
-    if group is None:
-        raise not_found(f"Group {group_id} not found")
+    group = existing_group(state, group_id)
     added: list[str] = []
     removed: list[str] = []
     if kind == "members":
@@ -203,12 +201,6 @@ def router(services: Services) -> APIRouter:
             raise not_found(f"Connector {app_id} not found")
         return conn
 
-    def group_of(group_id: str) -> Group:
-        group = state.groups.get(group_id)
-        if group is None:
-            raise not_found(f"Group {group_id} not found")
-        return group
-
     @route("POST", "/_emulator/reset")
     async def reset() -> Response:
         control.reset()
@@ -250,7 +242,7 @@ def router(services: Services) -> APIRouter:
     async def create_connector(body: NewConnector | None = None) -> Response:
         new = body or NewConnector()
         if new.groupId is not None:
-            group_of(new.groupId)
+            existing_group(state, new.groupId)
         conn, refresh = state.create_connector(
             endpoint=control.urls["primary"],
             name=new.name,
@@ -290,7 +282,7 @@ def router(services: Services) -> APIRouter:
         if (body.subscriberCount or subscribers) and body.groupType != "ConnectGroup":
             raise bad_request("Only a ConnectGroup has subscribers")
         if body.parentId is not None:
-            group_of(body.parentId)
+            existing_group(state, body.parentId)
         admins = list(dict.fromkeys(body.admins))
         group = state.create_group(
             name=body.name or "Group",
@@ -318,11 +310,13 @@ def router(services: Services) -> APIRouter:
 
     @route("GET", "/_emulator/groups/{groupId}/members")
     async def group_members(groupId: GroupId) -> Response:
-        return json_response({"members": [member_json(state, m) for m in group_of(groupId).members.values()]})
+        return json_response(
+            {"members": [member_json(state, m) for m in existing_group(state, groupId).members.values()]}
+        )
 
     @route("GET", "/_emulator/groups/{groupId}/subscribers")
     async def group_subscribers(groupId: GroupId) -> Response:
-        subs = group_of(groupId).subscribers
+        subs = existing_group(state, groupId).subscribers
         return json_response({"subscribers": [{"id": user_id(f"+{n}"), "mobileNumber": f"+{n}"} for n in subs]})
 
     @route("POST", "/_emulator/seed/demo")

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AfterValidator, Field, StrictStr, model_validator
 from starlette.responses import Response
 
-from airflow_provider_kaizala.emulator.access import member_group, visible_group
+from airflow_provider_kaizala.emulator.access import existing_group, member_group, visible_group
 from airflow_provider_kaizala.emulator.faults import FaultEngine
 from airflow_provider_kaizala.emulator.models import (
     Answer,
@@ -571,8 +571,7 @@ def router(services: Services) -> APIRouter:
     @api.post("/_emulator/events", openapi_extra=admin(), include_in_schema=False)
     async def admin_emit(body: SyntheticEvent) -> Response:
         """Emit a synthetic event to the matching webhooks; answers ``{"eventId", "webhooks": matched}``."""
-        if body.groupId not in state.groups:
-            raise not_found(f"Group {body.groupId} not found")
+        existing_group(state, body.groupId)
         data = body.data
         if data is None:
             if body.eventType == "TextMessageCreated":
