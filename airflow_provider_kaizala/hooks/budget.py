@@ -690,7 +690,8 @@ class CallBudget:
     """The budgets one connector's calls draw from: its own and, when a tenant is named, the tenant's.
 
     A hook's flow asks :meth:`acquire` before each request and hands the answer to :meth:`settle`.
-    A backend that fails (Redis unreachable) is replaced by the per-process budget, with a warning.
+    A backend that fails is replaced, with a warning: Redis (unreachable) by this host's budget, the host budget
+    by the per-process one.
     """
 
     def __init__(self, store: Store, limits: tuple[Limit, ...]) -> None:
@@ -703,12 +704,19 @@ class CallBudget:
         return self.store.name
 
     def _fallback(self, err: Exception) -> None:
-        log.warning(
-            "Kaizala call budget: the %s backend failed (%s); this process now keeps its own budget.",
-            self.store.name,
-            type(err).__name__,
-        )
+        """Replace a failed backend: Redis by this host's budget (still shared by every process here), the host
+        budget by this process's own."""
+        failed = self.store.name
         self.store = _LOCAL
+        if failed == "redis" and usable_directory(default_budget_dir()):
+            self.store = store_for(BudgetSettings(backend="host"))
+        log.warning(
+            "Kaizala call budget: the %s backend failed (%s); this hook now uses the %s budget (%s).",
+            failed,
+            type(err).__name__,
+            self.store.name,
+            "shared by the processes of this host" if self.store.name == "host" else "of this process only",
+        )
 
     def try_acquire(self, ticket: Ticket) -> tuple[float, str]:
         """``(0, "")`` when admitted, else ``(seconds to wait, reason)``."""

@@ -16,6 +16,7 @@ from airflow_provider_kaizala.hooks.budget import (
     RedisStore,
     Ticket,
     connector_budget,
+    store_for,
 )
 from tests.hooks.conftest import child_env, finish, max_in_window, resource_calls, start_child, walkers
 
@@ -80,12 +81,18 @@ def test_a_call_needs_a_slot_in_the_connector_and_the_tenant_budget(redis_url):
     assert [u.used for u in store.usage(lims)] == [3, 3]
 
 
-def test_an_unreachable_redis_falls_back_to_a_process_budget(caplog):
+def test_an_unreachable_redis_falls_back_to_the_host_budget(caplog):
+    """The processes of one host keep sharing a budget when Redis is down (they used to fall back to one budget
+    per process each, which lets a host's workers overrun the connector's limit together)."""
     port_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    budget = CallBudget(RedisStore(port_url), limits())
+    lims = limits(limit=2)
+    budget = CallBudget(RedisStore(port_url), lims)
     assert budget.try_acquire(Ticket("a", False)) == (0.0, "")
-    assert budget.backend == "local"
+    assert budget.backend == "host"
+    other_process_view = CallBudget(store_for(BudgetSettings(backend="host")), lims)
+    assert [u.used for u in other_process_view.usage()] == [1]
     assert "redis backend failed" in caplog.text
+    assert "shared by the processes of this host" in caplog.text
     assert port_url not in caplog.text
 
 
