@@ -101,8 +101,12 @@ class BudgetSettings:
     tenant_rate_limit_per_minute: int = DEFAULT_TENANT_RATE_LIMIT_PER_MINUTE
 
     @classmethod
-    def from_values(cls, where: str, get: Callable[[str], Any]) -> BudgetSettings:
-        """Read and check the settings; ``get(name)`` returns a value or ``None``, ``where`` names the source."""
+    def from_values(cls, where: str | Callable[[str], str], get: Callable[[str], Any]) -> BudgetSettings:
+        """Read and check the settings; ``get(name)`` returns a value or ``None``; ``where`` (or ``where(name)``)
+        names the source of a value in an error message."""
+
+        def source(name: str) -> str:
+            return where(name) if callable(where) else where
 
         def text(name: str) -> str | None:
             value = get(name)
@@ -111,7 +115,7 @@ class BudgetSettings:
         backend = (text("budget_backend") or "auto").lower()
         if backend not in BACKENDS:
             raise KaizalaValidationError(
-                f"Invalid {where} budget_backend={backend!r}: expected one of {', '.join(BACKENDS)}."
+                f"Invalid {source('budget_backend')} budget_backend={backend!r}: expected one of {', '.join(BACKENDS)}."
             )
         share_text = text("bulk_share")
         try:
@@ -120,7 +124,7 @@ class BudgetSettings:
             share = -1.0
         if not 0.05 <= share <= 1.0:
             raise KaizalaValidationError(
-                f"Invalid {where} bulk_share={share_text!r}: expected a number from 0.05 to 1 "
+                f"Invalid {source('bulk_share')} bulk_share={share_text!r}: expected a number from 0.05 to 1 "
                 "(the most of the call budget bulk walks may use)."
             )
         tenant_limit_text = text("tenant_rate_limit_per_minute")
@@ -130,16 +134,17 @@ class BudgetSettings:
             tenant_limit = 0
         if tenant_limit < 1:
             raise KaizalaValidationError(
-                f"Invalid {where} tenant_rate_limit_per_minute={tenant_limit_text!r}: expected an integer >= 1."
+                f"Invalid {source('tenant_rate_limit_per_minute')} "
+                f"tenant_rate_limit_per_minute={tenant_limit_text!r}: expected an integer >= 1."
             )
         redis_url = text("budget_redis_url")
         if backend == "redis" and not redis_url:
             raise KaizalaValidationError(
-                f"Invalid {where}: budget_backend='redis' needs budget_redis_url (e.g. redis://host:6379/0)."
+                f"Invalid {source('budget_backend')}: budget_backend='redis' needs budget_redis_url (e.g. redis://host:6379/0)."
             )
         if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise KaizalaValidationError(
-                f"Invalid {where} budget_redis_url: expected a redis://, rediss:// or unix:// URL."
+                f"Invalid {source('budget_redis_url')} budget_redis_url: expected a redis://, rediss:// or unix:// URL."
             )
         return cls(
             backend=backend,
@@ -155,13 +160,18 @@ class BudgetSettings:
         """Connection extras first, then the ``[kaizala]`` section of the Airflow config, then the defaults."""
         deployment = _airflow_config_values()
 
-        def get(name: str) -> Any:
+        def own(name: str) -> Any:
             value = extras.get(name)
-            if value in (None, ""):
-                value = extras.get(f"extra__kaizala__{name}")
+            return extras.get(f"extra__kaizala__{name}") if value in (None, "") else value
+
+        def get(name: str) -> Any:
+            value = own(name)
             return deployment.get(name) if value in (None, "") else value
 
-        return cls.from_values(f"connection {conn_id!r} extra", get)
+        def where(name: str) -> str:
+            return "[kaizala] setting" if own(name) in (None, "") else f"connection {conn_id!r} extra"
+
+        return cls.from_values(where, get)
 
     @classmethod
     def from_airflow_config(cls) -> BudgetSettings:

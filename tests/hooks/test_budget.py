@@ -70,6 +70,14 @@ def test_extras_win_over_the_airflow_config_section(monkeypatch):
     assert "pw" not in repr(redis)
 
 
+def test_a_bad_airflow_config_value_is_reported_as_a_kaizala_setting_not_a_connection_extra(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__KAIZALA__BULK_SHARE", "lots")
+    with pytest.raises(KaizalaValidationError, match=r"^Invalid \[kaizala\] setting bulk_share='lots'"):
+        BudgetSettings.from_extras("kz", {})
+    with pytest.raises(KaizalaValidationError, match=r"^Invalid connection 'kz' extra bulk_share='2'"):
+        BudgetSettings.from_extras("kz", {"bulk_share": "2"})
+
+
 def test_auto_is_host_when_the_directory_is_usable_else_local(tmp_path, caplog):
     budget = connector_budget("https://x", "app", 100, 60.0, BudgetSettings(directory=str(tmp_path / "b")))
     assert budget.backend == "host"
