@@ -581,9 +581,12 @@ class KaizalaHook(KaizalaBaseHook):
             logger=self.log,
         )
 
-    def iter_subscribers(self, group_id: str, *, page_size: int = 50) -> Iterator[dict[str, Any]]:
-        """Every subscriber of a public group, one at a time; one page is in memory at a time."""
-        for page in self.iter_subscriber_pages(group_id, page_size=page_size):
+    def iter_subscribers(
+        self, group_id: str, *, page_size: int = 50, total: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every subscriber of a public group, one at a time; one page is in memory at a time. ``total``: the
+        number expected, if known (progress lines then carry an ETA)."""
+        for page in self.iter_subscriber_pages(group_id, page_size=page_size, total=total):
             yield from page
 
     def _bulk_subscribers(self, endpoint: str, key: str, group_id: str, phone_numbers: Iterable[str]) -> dict[str, Any]:

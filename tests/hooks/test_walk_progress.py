@@ -37,6 +37,15 @@ def test_subscriber_walk_logs_progress_with_rate_budget_and_eta(tenant, capsys):
     assert "done, 5 pages, 237 people" in lines[-1]
 
 
+def test_iter_subscribers_passes_its_total_to_the_progress_lines(tenant, capsys):
+    hook = tenant.hook(budget_backend="local")
+    hook.progress_interval = 1e-9
+    assert len(list(hook.iter_subscribers(tenant.public_group_id, total=tenant.subscriber_count))) == (
+        tenant.subscriber_count
+    )
+    assert f"left for {tenant.subscriber_count - 50:,} of {tenant.subscriber_count:,}" in progress_lines(capsys)[0]
+
+
 def test_subscriber_walk_without_total_has_no_eta(tenant, capsys):
     hook = tenant.hook()
     hook.progress_interval = 1e-9
