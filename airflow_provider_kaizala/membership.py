@@ -680,6 +680,12 @@ class ResumableBuild:
         )
         return self.checkpoint.cursor
 
+    def remaining(self, total: int | None) -> int | None:
+        """``total`` less the people a resumed build already saved: what the walk from here has left (its ETA)."""
+        if total is None or self.checkpoint is None:
+            return total
+        return max(0, total - self.checkpoint.people)
+
     def refused(self) -> bool:
         """The server refused a request (HTTP 400): True when it was the saved cursor, and the build restarts."""
         if self.checkpoint is None or self.received:

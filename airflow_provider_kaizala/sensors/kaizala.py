@@ -255,7 +255,7 @@ class KaizalaMembershipSensor(KaizalaHookMixin, BaseSensorOperator):
 
         def walk(cursor: str | None) -> Iterable[tuple[list[dict[str, Any]], str | None]]:
             return self.hook.iter_subscriber_pages(
-                self.group_id, page_size=self.page_size, cursor=cursor, with_cursor=True, total=total
+                self.group_id, page_size=self.page_size, cursor=cursor, with_cursor=True, total=build.remaining(total)
             )
 
         build = ResumableBuild(

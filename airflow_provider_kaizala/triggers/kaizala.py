@@ -126,7 +126,7 @@ class KaizalaMembershipTrigger(BaseTrigger):
 
         def walk(cursor: str | None) -> AsyncIterator[tuple[list[dict[str, Any]], str | None]]:
             return hook.iter_subscriber_pages(
-                self.group_id, page_size=self.page_size, cursor=cursor, with_cursor=True, total=total
+                self.group_id, page_size=self.page_size, cursor=cursor, with_cursor=True, total=build.remaining(total)
             )
 
         build = ResumableBuild(

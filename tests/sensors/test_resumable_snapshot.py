@@ -177,3 +177,21 @@ def test_an_expired_saved_cursor_restarts_the_build_from_page_1(tenant, big_grou
         assert len(store.load()) == truth(tenant, big_group)
     finally:
         tenant.emulator.admin.faults(cursor_lifetime=0)
+
+
+def test_a_resumed_check_counts_its_eta_from_what_is_left(tenant, big_group, tmp_path, capsys):
+    """The progress of a resumed build expects the baseline less the people the checkpoint already saved."""
+    path = str(tmp_path / "snapshot.bin")
+    store = SnapshotStore(path)
+    sensor = _sensor(tenant, big_group, path)
+    assert sensor.poke({}) is False  # the baseline: SUBSCRIBERS people
+    pages = tenant.hook().iter_subscriber_pages(big_group, with_cursor=True)
+    next(pages)
+    _, cursor = next(pages)  # the cursor after two pages (100 people)
+    pages.close()
+    _planted(store, big_group, str(cursor), time.time())
+    capsys.readouterr()
+    sensor.hook.progress_interval = 1e-9
+    sensor.poke({})
+    lines = [line for line in capsys.readouterr().out.splitlines() if "Kaizala walk of" in line]
+    assert f"of {SUBSCRIBERS - 100:,}" in lines[0], lines[0]
