@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +20,7 @@ from airflow_provider_kaizala.operators.subscribers import (
     KaizalaRemoveSubscribersOperator,
     summarise_outcomes,
 )
-from tests.conftest import Tenant
+from tests.conftest import Tenant, kill_mid_walk, last_seq, start_module, subscriber_calls
 from tests.operators.conftest import calls_to, conn_id, new_phone, run
 
 
@@ -249,14 +247,7 @@ RESUMABLE_PAGES = math.ceil(RESUMABLE_SUBSCRIBERS / 50)
 def list_try(tenant: Tenant, group: str, path: str) -> subprocess.Popen[str]:
     """One try of the list task in a process of its own (this module run as a script is the child)."""
     args = {"conn_id": conn_id(tenant), "group_id": group, "output_path": path}
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.operators.test_subscriber_operators", json.dumps(args)],
-        cwd=Path(__file__).resolve().parents[2],
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_module("tests.operators.test_subscriber_operators", args)
 
 
 def _child(raw: str) -> None:
@@ -290,16 +281,6 @@ def checkpoint_pages_of(path: str) -> int:
         return 0
 
 
-def subscriber_posts(tenant: Tenant, group: str, since: int) -> int:
-    path = f"/v1/groups/{group}/subscribers"
-    return sum(1 for c in tenant.emulator.admin.calls(since) if c["path"] == path and c["method"] == "POST")
-
-
-def last_seq(tenant: Tenant) -> int:
-    calls = tenant.emulator.admin.calls(tenant.start_seq)
-    return int(calls[-1]["seq"]) if calls else tenant.start_seq
-
-
 def test_a_killed_list_to_a_file_resumes_from_its_checkpoint_on_retry(tenant, tmp_path):
     group = tenant.emulator.admin.create_group(
         name="Resumable list",
@@ -311,18 +292,8 @@ def test_a_killed_list_to_a_file_resumes_from_its_checkpoint_on_retry(tenant, tm
     tenant.emulator.admin.faults(slow_rate=1.0, slow_seconds=0.05, fault_paths=r"/subscribers$")
     start = last_seq(tenant)
     first = list_try(tenant, group, path)
-    try:
-        deadline = time.monotonic() + 120
-        while checkpoint_pages_of(path) < RESUMABLE_PAGES // 2:
-            assert first.poll() is None, first.communicate()
-            assert time.monotonic() < deadline, "the first try never got half way"
-            time.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
-    finally:
-        first.kill()
-        first.communicate(timeout=60)
-    assert first.returncode == -signal.SIGKILL
-    killed = subscriber_posts(tenant, group, start)
+    kill_mid_walk(first, lambda: checkpoint_pages_of(path), RESUMABLE_PAGES // 2, "the first try")
+    killed = subscriber_calls(tenant, group, start)
     saved = checkpoint_pages_of(path)
     assert RESUMABLE_PAGES // 2 <= saved < RESUMABLE_PAGES
     assert not Path(path).exists()  # the file is only written whole
@@ -333,7 +304,7 @@ def test_a_killed_list_to_a_file_resumes_from_its_checkpoint_on_retry(tenant, tm
     out, err = retry.communicate(timeout=300)
     assert retry.returncode == 0, err[-3000:]
     result = json.loads(out.strip().splitlines()[-1])
-    retried = subscriber_posts(tenant, group, middle)
+    retried = subscriber_calls(tenant, group, middle)
     assert f"Resuming the walk of the subscribers of {group} from its checkpoint: {saved} pages" in err
     assert RESUMABLE_PAGES - saved <= retried <= RESUMABLE_PAGES - saved + 1
     assert killed + retried < 2 * RESUMABLE_PAGES
@@ -361,7 +332,7 @@ def test_a_refused_saved_cursor_restarts_the_list_from_page_1(tenant, tmp_path, 
     logged = capsys.readouterr().out
     assert "no longer accepts the saved cursor" in logged
     assert "restarting it from page 1; the 1 people written before are discarded" in logged
-    assert subscriber_posts(tenant, tenant.public_group_id, start) == 1 + math.ceil(tenant.subscriber_count / 50)
+    assert subscriber_calls(tenant, tenant.public_group_id, start) == 1 + math.ceil(tenant.subscriber_count / 50)
     rows = [json.loads(line)["mobileNumber"] for line in path.read_text().splitlines()]
     assert sorted(rows) == sorted(subscribers(tenant))
     assert result["count"] == tenant.subscriber_count
