@@ -102,8 +102,9 @@ def operator(conn_id: str, warehouse: Any, group: str, **kwargs: Any) -> Kaizala
 TI = SimpleNamespace(dag_id="resumable", task_id="load", run_id="manual__1", map_index=-1)
 
 
-def test_a_refused_saved_cursor_restarts_the_walk_from_page_1(tenant, warehouse, hostile_proxy, monkeypatch, capsys):
-    group = tenant.public_group_id
+def fail_after_two_pages(tenant: Any, warehouse: Any, hostile_proxy: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load through a proxy that answers 503 from the third subscriber page on: it fails after checkpointing
+    page 2 (connection ``kaizala_through_proxy``)."""
     conn = json.loads(tenant.conn_json(max_retries=0))
     conn["host"] = f"{hostile_proxy.url}/v1"
     monkeypatch.setenv("AIRFLOW_CONN_KAIZALA_THROUGH_PROXY", json.dumps(conn))
@@ -112,7 +113,12 @@ def test_a_refused_saved_cursor_restarts_the_walk_from_page_1(tenant, warehouse,
         r"/subscribers$", after=3, status=503, body=b'{"message": "down"}', content_type="application/json"
     )
     with pytest.raises(KaizalaException):
-        operator("kaizala_through_proxy", warehouse, group).execute({"ti": TI})
+        operator("kaizala_through_proxy", warehouse, tenant.public_group_id).execute({"ti": TI})
+
+
+def test_a_refused_saved_cursor_restarts_the_walk_from_page_1(tenant, warehouse, hostile_proxy, monkeypatch, capsys):
+    group = tenant.public_group_id
+    fail_after_two_pages(tenant, warehouse, hostile_proxy, monkeypatch)
     assert checkpointed_pages(warehouse) == 2  # the checkpoint after page 2 was committed
     # The server no longer accepts the saved cursor: the emulator answers 400 "Invalid cursor" to a cursor it
     # cannot use (it has no cursor lifetime today), which is what an expired cursor gets.
@@ -149,15 +155,7 @@ def test_a_retry_does_not_walk_again_a_list_an_earlier_try_merged(tenant, wareho
 
 def test_abandoned_checkpoints_are_removed_and_foreign_tables_kept(tenant, warehouse, hostile_proxy, monkeypatch):
     group = tenant.public_group_id
-    conn = json.loads(tenant.conn_json(max_retries=0))
-    conn["host"] = f"{hostile_proxy.url}/v1"
-    monkeypatch.setenv("AIRFLOW_CONN_KAIZALA_THROUGH_PROXY", json.dumps(conn))
-    TOKEN_CACHE.clear()
-    hostile_proxy.spoil(
-        r"/subscribers$", after=3, status=503, body=b'{"message": "down"}', content_type="application/json"
-    )
-    with pytest.raises(KaizalaException):
-        operator("kaizala_through_proxy", warehouse, group).execute({"ti": TI})
+    fail_after_two_pages(tenant, warehouse, hostile_proxy, monkeypatch)
     assert any("__kz_walk_" in name for name in tables(warehouse))
     warehouse.query("UPDATE kaizala_membership_walks SET updated_at = %s", "2026-01-01T00:00:00+00:00")
     warehouse.query("CREATE TABLE kaizala_membership__kz_walk_mine (note TEXT)")
