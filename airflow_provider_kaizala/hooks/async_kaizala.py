@@ -23,6 +23,7 @@ from airflow_provider_kaizala.hooks.core import (
     Pause,
     Received,
     Send,
+    SubscriberWalk,
     TransportFailure,
 )
 from airflow_provider_kaizala.hooks.policy import (
@@ -35,16 +36,12 @@ from airflow_provider_kaizala.hooks.policy import (
     clean_text,
     normalise_person,
     parse_json,
-    subscriber_page,
-    subscriber_page_body,
-    validate_cursor,
 )
 from airflow_provider_kaizala.hooks.progress import DEFAULT_INTERVAL as PROGRESS_INTERVAL
-from airflow_provider_kaizala.hooks.progress import WalkProgress
 from airflow_provider_kaizala.hooks.token_store import (
     persist_rotated_refresh_token,
 )
-from airflow_provider_kaizala.hooks.validation import message_body, validate_id, validate_page_size
+from airflow_provider_kaizala.hooks.validation import message_body, validate_id
 
 if TYPE_CHECKING:
     import httpx
@@ -270,27 +267,13 @@ class KaizalaAsyncHook(KaizalaBaseHook):
         total: int | None = None,
     ) -> AsyncIterator[Any]:
         """Pages of a public group's subscribers (same arguments as :meth:`KaizalaHook.iter_subscriber_pages`)."""
-        group_id = validate_id(group_id, "group_id")
-        page_size = validate_page_size(page_size)
-        cursor = validate_cursor(cursor)
-        session = await self.get_kaizala_session()
-        guard = session.page_guard("list_subscribers", f"groups/{group_id}/subscribers")
-        progress = WalkProgress(
-            f"subscribers of group {group_id}",
-            total=total,
-            budget=session.budget,
-            interval=self.progress_interval,
-            logger=self.log,
-        )
+        walk = SubscriberWalk(group_id, page_size=page_size, cursor=cursor, total=total)
+        walk.begin(await self.get_kaizala_session(), self.progress_interval, self.log)
         while True:
-            body = await self.call("list_subscribers", json=subscriber_page_body(cursor, page_size), group_id=group_id)
-            items, cursor = subscriber_page(body)
-            guard.next_page(cursor, len(items), asked=page_size)
-            progress.page(len(items))
-            if cursor is None:
-                progress.done()
-            yield (items, cursor) if with_cursor else items
-            if cursor is None:
+            body = await self.call("list_subscribers", json=walk.body(), group_id=walk.group_id)
+            items, next_cursor = walk.page(body)
+            yield (items, next_cursor) if with_cursor else items
+            if next_cursor is None:
                 return
 
     async def send_message(

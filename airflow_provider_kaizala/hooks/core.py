@@ -40,8 +40,13 @@ from airflow_provider_kaizala.hooks.policy import (
     check_endpoint_url,
     parse_token_response,
     parse_url,
+    subscriber_page,
+    subscriber_page_body,
     token_url,
+    validate_cursor,
 )
+from airflow_provider_kaizala.hooks.progress import InfoLogger, WalkProgress
+from airflow_provider_kaizala.hooks.validation import validate_id, validate_page_size
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +100,52 @@ class Persist:
 
 Step = Send | Pause | Persist
 Flow = Generator[Step, Any, Any]
+
+
+class SubscriberWalk:
+    """One walk of a public group's subscribers, its arguments checked before any call: the body that asks for
+    the next page, and what each answer does (page guard, progress). The sync and async hooks drive it, each
+    with its own transport::
+
+        walk = SubscriberWalk(group_id, page_size=50, cursor=None, total=None)
+        walk.begin(session, interval, logger)
+        while cursor is not None: items, cursor = walk.page(call("list_subscribers", json=walk.body(), ...))
+    """
+
+    def __init__(self, group_id: str, *, page_size: int, cursor: str | None, total: int | None) -> None:
+        self.group_id = validate_id(group_id, "group_id")
+        self.page_size = validate_page_size(page_size)
+        self.cursor = validate_cursor(cursor)
+        self.total = total
+        self.guard: PageGuard | None = None
+        self.progress: WalkProgress | None = None
+
+    def begin(self, session: KaizalaSession, interval: float, logger: InfoLogger) -> None:
+        """Start the walk's page guard and progress lines (the connection is known from here on)."""
+        self.guard = session.page_guard("list_subscribers", f"groups/{self.group_id}/subscribers")
+        self.progress = WalkProgress(
+            f"subscribers of group {self.group_id}",
+            total=self.total,
+            budget=session.budget,
+            interval=interval,
+            logger=logger,
+        )
+
+    def body(self) -> dict[str, Any]:
+        """The request body of the next page."""
+        return subscriber_page_body(self.cursor, self.page_size)
+
+    def page(self, body: Any) -> tuple[list[dict[str, Any]], str | None]:
+        """Items and next cursor (``None`` after the last page) of one answer; the guard ends a walk that
+        loops or overflows, the progress reporter counts the page."""
+        if self.guard is None or self.progress is None:
+            raise RuntimeError("SubscriberWalk.begin() must come before page()")
+        items, self.cursor = subscriber_page(body)
+        self.guard.next_page(self.cursor, len(items), asked=self.page_size)
+        self.progress.page(len(items))
+        if self.cursor is None:
+            self.progress.done()
+        return items, self.cursor
 
 
 class KaizalaSession:

@@ -39,6 +39,7 @@ from airflow_provider_kaizala.hooks.core import (
     Pause,
     Received,
     Send,
+    SubscriberWalk,
     TransportFailure,
 )
 from airflow_provider_kaizala.hooks.policy import (
@@ -57,11 +58,8 @@ from airflow_provider_kaizala.hooks.policy import (
     parse_json,
     per_number_results,
     raw_endpoint,
-    subscriber_page,
-    subscriber_page_body,
     unwrap_group,
     unwrap_subgroups,
-    validate_cursor,
 )
 from airflow_provider_kaizala.hooks.progress import DEFAULT_INTERVAL as PROGRESS_INTERVAL
 from airflow_provider_kaizala.hooks.progress import WalkProgress
@@ -79,7 +77,6 @@ from airflow_provider_kaizala.hooks.validation import (
     validate_id,
     validate_ids,
     validate_message,
-    validate_page_size,
     validate_phone_numbers,
     validate_text,
 )
@@ -555,20 +552,12 @@ class KaizalaHook(KaizalaBaseHook):
             so a caller can checkpoint the walk and resume it later.
         :param total: the number of subscribers expected, if known: progress lines then carry an ETA.
         """
-        group_id = validate_id(group_id, "group_id")
-        page_size = validate_page_size(page_size)
-        cursor = validate_cursor(cursor)
-        guard = self._page_guard("list_subscribers", f"groups/{group_id}/subscribers")
-        progress = self._progress(f"subscribers of group {group_id}", total)
+        walk = SubscriberWalk(group_id, page_size=page_size, cursor=cursor, total=total)
+        walk.begin(self.kaizala_session, self.progress_interval, self.log)
         while True:
-            body = self.call("list_subscribers", json=subscriber_page_body(cursor, page_size), group_id=group_id)
-            items, cursor = subscriber_page(body)
-            guard.next_page(cursor, len(items), asked=page_size)
-            progress.page(len(items))
-            if cursor is None:
-                progress.done()
-            yield (items, cursor) if with_cursor else items
-            if cursor is None:
+            items, next_cursor = walk.page(self.call("list_subscribers", json=walk.body(), group_id=walk.group_id))
+            yield (items, next_cursor) if with_cursor else items
+            if next_cursor is None:
                 return
 
     def _progress(self, what: str, total: int | None = None) -> WalkProgress:
