@@ -14,14 +14,15 @@ with what the pipeline answers before a handler runs: the shared three-field err
 
 from __future__ import annotations
 
+import copy
 import re
+import warnings
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI
-from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
@@ -104,8 +105,22 @@ async def _on_http_error(_: Request, exc: Exception) -> Response:
     return _error_response(ApiError(exc.status_code, str(exc.detail)))
 
 
-def _query_names(route: APIRoute) -> dict[str, str]:
-    return {f.alias.lower(): f.alias for f in get_flat_dependant(route.dependant).query_params}
+def _query_names(routes: list[APIRoute]) -> dict[tuple[str, str], dict[str, str]]:
+    """``(METHOD, path) -> {lower-cased name: declared name}`` of the query parameters each route declares
+    (its dependencies' too), read from FastAPI's public OpenAPI generation (admin routes included)."""
+    shown = [copy.copy(route) for route in routes]
+    for route in shown:
+        route.include_in_schema = True
+    with warnings.catch_warnings():  # admin and API handlers may share a name: no operationId is used here
+        warnings.simplefilter("ignore", UserWarning)
+        paths = get_openapi(title="", version="", routes=shown)["paths"]
+    return {
+        (method.upper(), path): {
+            p["name"].lower(): p["name"] for p in operation.get("parameters", ()) if p.get("in") == "query"
+        }
+        for path, item in paths.items()
+        for method, operation in item.items()
+    }
 
 
 def _declared_query(query: bytes, names: Mapping[str, str]) -> bytes:
@@ -147,13 +162,25 @@ class ApiRoutes:
     def __init__(self, services: Services) -> None:
         self.app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, generate_unique_id_function=_operation_id)
         for family, tag in FAMILIES:
-            self.app.include_router(family.router(services), tags=[tag])
+            # The family's routes themselves, tagged: ``include_router`` copies them on some FastAPI versions and
+            # nests the router (so ``app.routes`` no longer lists them) on others.
+            routes = family.router(services).routes
+            for route in routes:
+                if isinstance(route, APIRoute):
+                    route.tags = [tag, *route.tags]
+            self.app.router.routes.extend(routes)
         self.app.add_exception_handler(ApiError, _on_api_error)
         self.app.add_exception_handler(RequestValidationError, _on_invalid)
         self.app.add_exception_handler(HTTPException, _on_http_error)
         self.routes = [r for r in self.app.routes if isinstance(r, APIRoute)]
+        names = _query_names(self.routes)
         self._patterns = [
-            (re.compile(r.path_regex.pattern, re.IGNORECASE), r, route_rules(r.openapi_extra), _query_names(r))
+            (
+                re.compile(r.path_regex.pattern, re.IGNORECASE),
+                r,
+                route_rules(r.openapi_extra),
+                {k: v for method in r.methods for k, v in names.get((method, r.path), {}).items()},
+            )
             for r in self.routes
         ]
 
