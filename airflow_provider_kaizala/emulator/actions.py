@@ -73,7 +73,7 @@ def media_of(state: State, resource: str, name: str) -> MediaResource:
     """The stored media of a ``mediaResource`` string issued by this emulator (400 naming ``name`` otherwise)."""
     found = state.media.get(resource) if resource else None
     if found is None:
-        raise bad_request(f"Parameter {name} is not a mediaResource issued by this service")
+        raise bad_request(f"Parameter {name}: is not a mediaResource issued by this service")
     return found
 
 
@@ -117,7 +117,7 @@ def _poll(state: State, body: PollBody, now: int) -> dict[str, Any]:
             name = f"actionBody.choices[{i}].image"
             image = media_of(state, c.image, name)
             if image.action_type != "Image":
-                raise bad_request(f"Parameter {name} must be an Image mediaResource")
+                raise bad_request(f"Parameter {name}: must be an Image mediaResource")
             choice["image"] = image.files[0].url
         choices.append(choice)
     return {
@@ -156,7 +156,7 @@ def _media(state: State, body: MediaBody, action_type: str) -> dict[str, Any]:
     ok = resource.action_type == action_type or (action_type == "Album" and resource.action_type == "Image")
     if not ok:
         raise bad_request(
-            f"Parameter actionBody.mediaResource is a {resource.action_type} resource, not usable for {action_type}"
+            f"Parameter actionBody.mediaResource: a {resource.action_type} resource cannot be used for {action_type}"
         )
     return {
         "caption": body.caption,
@@ -327,7 +327,7 @@ def action_details(action: Action, details: bool) -> dict[str, Any]:
             out.update({"questions": body["questions"], "isAnonymous": body.get("isAnonymous", False)})
         out["responseCount"] = len(action.responses)
         if details:
-            out["responses"] = [response_block(action, r) for r in action.responses]
+            out["responses"] = [response_block(action, r, is_update=r.update_count > 0) for r in action.responses]
     return out
 
 
@@ -412,22 +412,22 @@ def _answer(state: State, question: dict[str, Any], value: Any, name: str) -> An
         return None
     if qtype == "Image":  # "Image answer = a mediaResource"
         if not isinstance(value, str):
-            raise bad_request(f"Parameter {name} must be a mediaResource string for an Image question")
+            raise bad_request(f"Parameter {name}: must be a mediaResource string for an Image question")
         return _media_answer(state, [value], name)
     if qtype in ("SingleOption", "Text"):
         if not isinstance(value, str):
-            raise bad_request(f"Parameter {name} must be a string for a {qtype} question")
+            raise bad_request(f"Parameter {name}: must be a string for a {qtype} question")
         if qtype == "SingleOption" and value not in {o["title"] for o in question["options"]}:
-            raise bad_request(f"Parameter {name} must be one of the question's option titles")
+            raise bad_request(f"Parameter {name}: must be one of the question's option titles")
         return value
     if qtype in ("MultiOption", "AttachmentList"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise bad_request(f"Parameter {name} must be an array of strings for a {qtype} question")
+            raise bad_request(f"Parameter {name}: must be an array of strings for a {qtype} question")
         if qtype == "MultiOption":
             titles = {o["title"] for o in question["options"]}
             bad = [v for v in value if v not in titles]
             if bad:
-                raise bad_request(f"Parameter {name} has values that are not option titles: {bad}")
+                raise bad_request(f"Parameter {name}: has values that are not option titles: {bad}")
             return value
         return _media_answer(state, value, name)
     if qtype == "Numeric":
@@ -440,7 +440,7 @@ def _answer(state: State, question: dict[str, Any], value: Any, name: str) -> An
         return int(ms)
     if qtype == "Location":
         if not isinstance(value, dict):
-            raise bad_request(f"Parameter {name} must be an object {{lt, lg, n}} for a Location question")
+            raise bad_request(f"Parameter {name}: must be an object {{lt, lg, n}} for a Location question")
         loc = _lower_keys(value)
         label = loc.get("n")
         return {
@@ -476,7 +476,9 @@ def response_event(action: Action, r: ActionResponse, is_update: bool) -> tuple[
 
 def check_target(action: Action, post: ResponsePost) -> None:
     """400 unless the AC4 body's ``actionType``/``id`` name ``action`` and the action takes responses."""
-    if post.actionType is not None and post.actionType != action.action_type:
+    # The docs name ``Survey``/``Job`` as the response types: ``Survey`` answers any question-based action.
+    survey_like = post.actionType == "Survey" and action.action_type != "Job"
+    if post.actionType is not None and post.actionType != action.action_type and not survey_like:
         raise bad_request(f"Parameter actionType: {post.actionType} does not match the action ({action.action_type})")
     # ``id`` is "ID associated with the Action Instance" in the Swagger: the package id or the action's own id
     if post.id is not None and post.id not in (action.package_id, action.action_id):

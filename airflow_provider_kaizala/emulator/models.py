@@ -51,18 +51,23 @@ class Body(BaseModel):
         return out
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def lenient_int(value: Any) -> Any:
-    """An integer, an integral float or a string of up to 18 digits (any sign) as an int; anything else fails
-    validation."""
+    """An integer, an integral float or a string of up to 18 digits (any sign) as an int, within 64 bits;
+    anything else fails validation."""
     if isinstance(value, bool):
         raise ValueError("must be an integer")
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        return int(value.strip())
-    raise ValueError("must be an integer")
+        value = int(value)
+    elif isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise ValueError("must be an integer")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError("must fit in a 64-bit integer")  # as the service's .NET Int64 fields
+    return value
 
 
 #: An integer that may also come as a string of up to 18 digits (any sign).
@@ -72,7 +77,7 @@ LenientInt = Annotated[
     WithJsonSchema(
         {
             "oneOf": [
-                {"type": "integer", "format": "int64"},
+                {"type": "integer", "format": "int64", "minimum": INT64_MIN, "maximum": INT64_MAX},
                 {"type": "string", "pattern": r"^\s*-?[0-9]{1,18}\s*$", "description": "digits"},
             ]
         }
@@ -88,7 +93,7 @@ PositiveInt = Annotated[
     WithJsonSchema(
         {
             "oneOf": [
-                {"type": "integer", "format": "int64", "minimum": 1},
+                {"type": "integer", "format": "int64", "minimum": 1, "maximum": INT64_MAX},
                 {"type": "string", "pattern": r"^\s*[1-9][0-9]{0,17}\s*$", "description": "digits"},
             ]
         }

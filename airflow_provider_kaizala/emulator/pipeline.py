@@ -116,6 +116,17 @@ class CallLog:
         self.entries.clear()
 
 
+def _declared_length(scope: Scope) -> int:
+    """The request's ``Content-Length`` (0 when absent or unreadable: the body is then counted as it comes)."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
 class Call:
     """One request as the pipeline sees it (header names lower-cased); ``connector`` once it is known."""
 
@@ -154,6 +165,11 @@ class Pipeline:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         limit = self.faults.config.media_max_bytes if is_media_path(path) else MAX_BODY
+        admin = next((s for s in path.split("/") if s), "").lower() == "_emulator"
+        if not admin and _declared_length(scope) > limit:  # answered at once, the body is never read
+            call = Call(scope, b"", self.endpoints.name_of(scope))
+            await self._too_large(call, limit, send)
+            return
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -162,25 +178,28 @@ class Pipeline:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
+            if size > limit and not admin:  # a chunked (or understated) body: answered as soon as it passes
+                await self._too_large(Call(scope, b"", self.endpoints.name_of(scope)), limit, send)
+                return
             if chunk and size <= limit:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         call = Call(scope, b"".join(chunks), self.endpoints.name_of(scope))
         matched = self.api.match(call.method, path)[0]
-        if next((s for s in path.split("/") if s), "").lower() == "_emulator":
+        if admin:
             if matched is None or matched.rules.kind != "admin":
                 err = ApiError(404, f"No admin route {call.method} {path}")
                 await self._send(send, err.status, encode_json(err.body()), None)
                 return
             await self._send(send, *await self._route(call, matched))
             return
-        if size > limit:
-            err = ApiError(413, f"Request body too large (limit {limit} bytes)")
-            self.calls.record(call, 413, None)
-            await self._send(send, 413, encode_json(err.body()), None)
-            return
         await self._api(call, matched, send)
+
+    async def _too_large(self, call: Call, limit: int, send: Send) -> None:
+        err = ApiError(413, f"Request body too large (limit {limit} bytes)")
+        self.calls.record(call, 413, None)
+        await self._send(send, 413, encode_json(err.body()), [(b"connection", b"close")])
 
     async def _api(self, call: Call, matched: Matched | None, send: Send) -> None:
         engine = self.faults
@@ -284,9 +303,15 @@ class Pipeline:
 
     @staticmethod
     def _check_content_type(call: Call, body: str) -> None:
-        """415 when a JSON route gets a body without a ``Content-Type`` or with a non-JSON one (required on POST/PUT by
-        the docs; a POST whose fields are all optional may come without a body, and then needs none)."""
-        if body == "json" and call.body.strip() and not is_json_content_type(call.headers.get("content-type")):
+        """415 when a POST/PUT JSON route gets a body without a ``Content-Type`` or with a non-JSON one (required by
+        the docs; a POST whose fields are all optional may come without a body, and then needs none). A GET or
+        DELETE takes no body: one that comes is ignored."""
+        if (
+            body == "json"
+            and call.method in ("POST", "PUT")
+            and call.body.strip()
+            and not is_json_content_type(call.headers.get("content-type"))
+        ):
             raise ApiError(415, "Content-Type must be application/json")
 
     def _after_resource_call(self, conn: Connector) -> None:

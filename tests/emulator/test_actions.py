@@ -541,3 +541,34 @@ def test_generated_document_describes_each_action_variant():
     responses = doc["paths"]["/v1/groups/{groupId}/actions/{actionId}/responses"]["post"]
     assert {"200", "400", "403", "404"} <= set(responses["responses"])
     assert not any(path.startswith("/_emulator") for path in doc["paths"])
+
+
+def test_a_custom_package_response_may_say_survey_as_the_swagger_requires(emu, setup):
+    """AC4: "actionType (Survey/Job) or id (package id)", and the Swagger marks both required: a client that
+    sends both for a custom package is answered, not refused for a type mismatch; Job stays for jobs only."""
+    client, gid = setup
+    custom = ok(post(client, gid, {"id": "pkg.one", "actionBody": {"questions": [{"title": "n", "type": "Numeric"}]}}))[
+        "actionId"
+    ]
+    url = f"/groups/{gid}/actions/{custom}/responses"
+    ok(client.call("POST", url, json={"id": "pkg.one", "actionType": "Survey", "actionBody": {"answers": [7]}}))
+    err = assert_error(
+        client.call("POST", url, json={"actionType": "Job", "actionBody": {"isCompleted": True}}),
+        400,
+        "InvalidParameters",
+    )
+    assert "actionType" in err["message"]
+
+
+def test_details_mark_an_updated_response(emu, setup):
+    """AC3 with getDetails: a response updated through AC4 (same responseId) carries isUpdateResponse true."""
+    client, gid = setup
+    sid = ok(post(client, gid, {"actionType": "Survey", "actionBody": SURVEY}))["actionId"]
+    url = f"/groups/{gid}/actions/{sid}/responses"
+    rid = ok(client.call("POST", url, json={"actionType": "Survey", "actionBody": {"answers": ANSWERS}}))["responseId"]
+    details = ok(client.call("GET", f"/groups/{gid}/actions/{sid}", params={"getDetails": True}))["actionDetails"]
+    assert [r["isUpdateResponse"] for r in details["responses"]] == [False]
+    again = {"actionType": "Survey", "responseId": rid, "actionBody": {"answers": ANSWERS}}
+    ok(client.call("POST", url, json=again))
+    details = ok(client.call("GET", f"/groups/{gid}/actions/{sid}", params={"getDetails": True}))["actionDetails"]
+    assert [r["isUpdateResponse"] for r in details["responses"]] == [True]

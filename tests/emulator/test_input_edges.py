@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -140,3 +143,85 @@ def test_an_admin_body_without_a_content_type_is_read_as_json(demo: tuple[str, d
     resp = requests.post(f"{url}/_emulator/clock", data=b'{"advance_seconds": 1}', timeout=10)
     assert resp.status_code == 200, resp.text
     assert resp.json()["offset"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/v1/groups/{p}/subscribers", {"count": 10**30}, "count"),
+        ("POST", "/v1/groups/{p}/subscribers", {"count": 2**63}, "count"),
+        (
+            "POST",
+            "/v1/webhook",
+            {
+                "objectId": "{g}",
+                "objectType": "Group",
+                "eventTypes": ["MemberAdded"],
+                "callBackUrl": "https://x.y",
+                "validity": 10**30,
+            },
+            "validity",
+        ),
+    ],
+)
+def test_integers_beyond_64_bits_are_refused(
+    demo: tuple[str, dict, str, str], method: str, path: str, body: dict, field: str
+) -> None:
+    """The service's integer fields are .NET Int64: a bigger number is a 400 naming the field, never stored and
+    sent back (a client in Java, .NET or Go could not read it)."""
+    url, headers, group, public = demo
+    text = json.dumps(body).replace("{g}", group)
+    resp = requests.request(
+        method,
+        url + path.format(p=public, g=group),
+        data=text,
+        headers={**headers, "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert resp.status_code == 400, resp.text
+    assert field in resp.json()["message"]
+    assert "64-bit" in resp.json()["message"]
+
+
+def test_a_body_on_a_get_is_ignored_not_a_415(demo: tuple[str, dict, str, str]) -> None:
+    """Only POST and PUT take a JSON body (the docs require its Content-Type there); a GET's body is ignored."""
+    url, headers, _, _ = demo
+    resp = requests.request(
+        "GET", f"{url}/v1/groups", data=b"zzz", headers={**headers, "Content-Type": "text/plain"}, timeout=10
+    )
+    assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Content-Length: 99999999999\r\n",  # declared, never sent
+        b"Transfer-Encoding: chunked\r\n",  # a chunked body that passes the limit
+    ],
+)
+def test_a_body_over_the_limit_is_answered_413_at_once(demo: tuple[str, dict, str, str], head: bytes) -> None:
+    """413 as soon as the limit is known to be passed (not after draining the body), and the connection closes."""
+    url, headers, group, _ = demo
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        token = headers["accessToken"].encode()
+        sock.sendall(
+            f"POST /v1/groups/{group}/messages HTTP/1.1\r\nHost: x\r\n".encode()
+            + b"accessToken: "
+            + token
+            + b"\r\nContent-Type: application/json\r\n"
+            + head
+            + b"\r\n"
+        )
+        if b"chunked" in head:
+            chunk = b"x" * (1024 * 1024)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the answer may come before the end
+                for _ in range(5):
+                    sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
