@@ -39,7 +39,7 @@ from airflow_provider_kaizala.emulator.action_models import (
 from airflow_provider_kaizala.emulator.action_models import PROPERTY_TYPES as PROPERTY_TYPES
 from airflow_provider_kaizala.emulator.action_models import QUESTION_TYPES as QUESTION_TYPES
 from airflow_provider_kaizala.emulator.media import MEDIA_TYPES
-from airflow_provider_kaizala.emulator.models import LenientBool, PositiveInt, any_case
+from airflow_provider_kaizala.emulator.models import INT64_MAX, LenientBool, PositiveInt, any_case
 from airflow_provider_kaizala.emulator.services import Caller, Services, admin, answers, resource
 from airflow_provider_kaizala.emulator.state import (
     Action,
@@ -406,6 +406,10 @@ def _media_answer(state: State, resources: list[str], name: str) -> list[dict[st
     return [{"mediaUrl": f.url, "mediaFileName": f.name} for f in files]
 
 
+#: 9999-12-31T23:59:59.999Z in epoch ms: a Date/DateTime answer beyond it (either side of 1970) is no date.
+LAST_MS_OF_9999 = 253_402_300_799_999
+
+
 def _answer(state: State, question: dict[str, Any], value: Any, name: str) -> Any:
     qtype = question["type"]
     if value is None and question.get("isInvisible"):
@@ -435,8 +439,8 @@ def _answer(state: State, question: dict[str, Any], value: Any, name: str) -> An
     if qtype in ("Date", "DateTime"):
         number = _number(value, name)
         ms = number * 1000 if number < 100_000_000_000 else number  # epoch s -> ms
-        if isinstance(ms, float) and not math.isfinite(ms):
-            raise bad_request(f"Parameter {name}: is out of range")
+        if not (math.isfinite(ms) and -LAST_MS_OF_9999 <= ms <= LAST_MS_OF_9999):
+            raise bad_request(f"Parameter {name}: is not an instant between the years 1 and 9999")
         return int(ms)
     if qtype == "Location":
         if not isinstance(value, dict):
@@ -581,7 +585,7 @@ def router(services: Services) -> APIRouter:
             Query(description="in any case; required unless id is given"),
         ] = None,
         id: Annotated[str | None, Query(description="a custom action package id")] = None,
-        fromDate: Annotated[int, Query(ge=0, description="epoch ms, inclusive")] = 0,
+        fromDate: Annotated[int, Query(ge=0, le=INT64_MAX, description="epoch ms, inclusive")] = 0,
         count: Annotated[
             PositiveInt, Query(description=f"default {DEFAULT_PAGE}, clamped to {MAX_PAGE}")
         ] = DEFAULT_PAGE,

@@ -50,17 +50,21 @@ def _positive_count(value: Any) -> int:
     return int(value)
 
 
+#: The longest duration a switch takes (a year): beyond it a window or a delay means nothing but overflow.
+MAX_SECONDS = 365 * 86400.0
+
+
 def _seconds(value: Any) -> float:
     number = float(value)
-    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
-        raise ValueError("must be a number of seconds > 0")
+    if isinstance(value, bool) or not math.isfinite(number) or not 0 < number <= MAX_SECONDS:
+        raise ValueError("must be a number of seconds > 0 and at most a year (31536000)")
     return number
 
 
 def _seconds_or_zero(value: Any) -> float:
     number = float(value)
-    if isinstance(value, bool) or not math.isfinite(number) or number < 0:
-        raise ValueError("must be a number of seconds >= 0")
+    if isinstance(value, bool) or not math.isfinite(number) or not 0 <= number <= MAX_SECONDS:
+        raise ValueError("must be a number of seconds >= 0 and at most a year (31536000)")
     return number
 
 

@@ -166,7 +166,7 @@ class Pipeline:
         path: str = scope["path"]
         limit = self.faults.config.media_max_bytes if is_media_path(path) else MAX_BODY
         admin = next((s for s in path.split("/") if s), "").lower() == "_emulator"
-        if not admin and _declared_length(scope) > limit:  # answered at once, the body is never read
+        if _declared_length(scope) > limit:  # answered at once, the body is never read
             call = Call(scope, b"", self.endpoints.name_of(scope))
             await self._too_large(call, limit, send)
             return
@@ -178,10 +178,10 @@ class Pipeline:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > limit and not admin:  # a chunked (or understated) body: answered as soon as it passes
+            if size > limit:  # a chunked (or understated) body: answered as soon as it passes
                 await self._too_large(Call(scope, b"", self.endpoints.name_of(scope)), limit, send)
                 return
-            if chunk and size <= limit:
+            if chunk:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
@@ -197,8 +197,10 @@ class Pipeline:
         await self._api(call, matched, send)
 
     async def _too_large(self, call: Call, limit: int, send: Send) -> None:
+        """413 and close the connection; an API call is logged (an admin call never is)."""
         err = ApiError(413, f"Request body too large (limit {limit} bytes)")
-        self.calls.record(call, 413, None)
+        if next((s for s in call.path.split("/") if s), "").lower() != "_emulator":
+            self.calls.record(call, 413, None)
         await self._send(send, 413, encode_json(err.body()), [(b"connection", b"close")])
 
     async def _api(self, call: Call, matched: Matched | None, send: Send) -> None:

@@ -225,3 +225,32 @@ def test_a_body_over_the_limit_is_answered_413_at_once(demo: tuple[str, dict, st
                 break
             answer += data
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+def test_out_of_range_dates_windows_and_admin_bodies_are_refused(demo: tuple[str, dict, str, str]) -> None:
+    """What the first review's re-check still found: a Date answer beyond the year 9999 was stored, a fromDate
+    beyond 64 bits listed nothing, a throttle window of 1e30 s gave a 31-digit Retry-After, and an admin body over
+    4 MiB was cut and reported as invalid JSON."""
+    url, headers, group, _ = demo
+    survey = {"actionType": "Survey", "actionBody": {"title": "d", "questions": [{"title": "when", "type": "Date"}]}}
+    action = requests.post(f"{url}/v1/groups/{group}/actions", json=survey, headers=headers, timeout=10).json()
+    answer = {"actionType": "Survey", "actionBody": {"answers": [2**63]}}
+    resp = requests.post(
+        f"{url}/v1/groups/{group}/actions/{action['actionId']}/responses", json=answer, headers=headers, timeout=10
+    )
+    assert resp.status_code == 400, resp.text
+    assert "answers[0]" in resp.json()["message"]
+    resp = requests.get(
+        f"{url}/v1/groups/{group}/actions",
+        params={"actionType": "Survey", "fromDate": str(2**64)},
+        headers=headers,
+        timeout=10,
+    )
+    assert resp.status_code == 400, resp.text
+    assert "fromDate" in resp.json()["message"]
+    resp = requests.post(f"{url}/_emulator/faults", json={"throttle_window": 1e30}, timeout=10)
+    assert resp.status_code == 400, resp.text
+    assert "throttle_window" in resp.json()["message"]
+    resp = requests.post(f"{url}/_emulator/faults", data=b'{"x": "' + b"y" * (5 * 1024 * 1024) + b'"}', timeout=30)
+    assert resp.status_code == 413, resp.text
+    assert resp.json()["errorCode"] == "RequestEntityTooLarge"
