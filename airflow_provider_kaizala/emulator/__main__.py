@@ -14,20 +14,9 @@ import uvicorn
 
 from airflow_provider_kaizala.emulator.app import EmulatorApp
 from airflow_provider_kaizala.emulator.credentials import CredentialStore, StateFileError
-from airflow_provider_kaizala.emulator.demo import DEFAULT_SUBSCRIBERS, seed
-from airflow_provider_kaizala.emulator.faults import DATA, FaultConfig, FaultConfigError
+from airflow_provider_kaizala.emulator.demo import DEFAULT_SUBSCRIBERS, conn_env_line, seed
+from airflow_provider_kaizala.emulator.faults import DATA, FaultConfig, FaultConfigError, flag_text
 from airflow_provider_kaizala.emulator.server import bind_socket, uvicorn_config
-
-
-def _flag_text(value: object) -> str | None:
-    """A switch's default as it is written on the command line (``500,502,503``, ``false``)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list):
-        return ",".join(map(str, value))
-    return str(value)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -101,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         group_name = str(extra.get("group", "switches"))
         group = groups.get(group_name) or groups.setdefault(group_name, p.add_argument_group(group_name))
         default = getattr(defaults, name)
-        kwargs: dict[str, Any] = {"default": _flag_text(default), "dest": name, "help": info.description}
+        kwargs: dict[str, Any] = {"default": flag_text(default), "dest": name, "help": info.description}
         if isinstance(default, bool):
             kwargs["choices"] = ("true", "false")
         elif get_origin(info.annotation) is Literal:
@@ -141,18 +130,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kaizala-emulator: --state-file: {exc}", file=sys.stderr)
             return 2
     ready: dict[str, object] = {"url": app.urls["primary"], "alt_url": app.urls["alternate"]}
-    if args.seed == "demo":
-        demo = seed(app.state, app.urls["primary"], args.demo_subscribers)
+    demo = seed(app.state, app.urls["primary"], args.demo_subscribers) if args.seed == "demo" else None
+    if demo is not None:
         ready["conn"] = demo["conn"]
         ready["demo"] = demo
     line = json.dumps(ready)
     if args.ready_file is not None:
         args.ready_file.write_text(line + "\n")
     print(line, flush=True)
-    if "conn" in ready:  # for people, after the machine-readable first line: how to reach the demo tenant
+    if demo is not None:  # for people, after the machine-readable first line: how to reach the demo tenant
         print(
             f"Kaizala emulator on {ready['url']} (alternate endpoint {ready['alt_url']}). Reach the demo tenant "
-            f"with:\n  export AIRFLOW_CONN_KAIZALA_DEFAULT='{json.dumps(ready['conn'])}'",
+            f"with:\n  export {conn_env_line(demo['conn'])}",
             flush=True,
         )
     # uvicorn restores these handlers after shutdown and re-raises the signal it caught; no-op handlers make

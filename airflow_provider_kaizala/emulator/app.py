@@ -10,7 +10,6 @@ app; the admin API reaches the app through the ``Control`` protocol it implement
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from typing import Any
 
@@ -21,8 +20,6 @@ from airflow_provider_kaizala.emulator.pipeline import CallLog, Endpoints, Pipel
 from airflow_provider_kaizala.emulator.services import Services
 from airflow_provider_kaizala.emulator.state import Connector, State
 from airflow_provider_kaizala.emulator.webhooks import Deliverer
-
-log = logging.getLogger("kaizala.emulator")
 
 
 class EmulatorApp:

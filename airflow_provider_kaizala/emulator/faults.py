@@ -121,6 +121,17 @@ HOOKS = "webhook delivery"
 DATA = "data"
 
 
+def flag_text(value: object) -> str | None:
+    """A switch's value as it is written on the command line (``500,502,503``, ``false``; ``None``: not given)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
 class FaultConfig(BaseModel):
     """Every switch of the emulator, declared once: the admin API keys (``POST /_emulator/faults``), the harness
     keyword names and (with dashes) the command-line flags, with their defaults, checks and help."""
@@ -197,6 +208,15 @@ class FaultConfig(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump()
+
+    def command_line(self) -> list[str]:
+        """These switches as ``kaizala-emulator`` flags (``--error-statuses 500,502``); unset ones are left out."""
+        out: list[str] = []
+        for name, value in self.model_dump().items():
+            text = flag_text(value)
+            if text is not None:
+                out += [f"--{name.replace('_', '-')}", text]
+        return out
 
     def merge(self, changes: dict[str, Any]) -> None:
         """Apply a partial update, validating every key and value first (all or nothing)."""

@@ -179,14 +179,7 @@ class KaizalaEmulator:
         ]
         if self.state_file is not None:
             cmd += ["--state-file", str(self.state_file)]
-        for key, value in self.config.to_json().items():
-            if value is None:
-                continue
-            if isinstance(value, list):
-                value = ",".join(map(str, value))
-            elif isinstance(value, bool):
-                value = str(value).lower()
-            cmd += [f"--{key.replace('_', '-')}", str(value)]
+        cmd += self.config.command_line()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
         proc = sp.Popen(cmd, stdout=sp.PIPE, text=True, env=env)
