@@ -168,7 +168,7 @@ class Pipeline:
         admin = next((s for s in path.split("/") if s), "").lower() == "_emulator"
         if _declared_length(scope) > limit:  # answered at once, the body is never read
             call = Call(scope, b"", self.endpoints.name_of(scope))
-            await self._too_large(call, limit, send)
+            await self._too_large(call, limit, send, admin)
             return
         chunks: list[bytes] = []
         size = 0
@@ -179,7 +179,7 @@ class Pipeline:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:  # a chunked (or understated) body: answered as soon as it passes
-                await self._too_large(Call(scope, b"", self.endpoints.name_of(scope)), limit, send)
+                await self._too_large(Call(scope, b"", self.endpoints.name_of(scope)), limit, send, admin)
                 return
             if chunk:
                 chunks.append(chunk)
@@ -196,10 +196,10 @@ class Pipeline:
             return
         await self._api(call, matched, send)
 
-    async def _too_large(self, call: Call, limit: int, send: Send) -> None:
+    async def _too_large(self, call: Call, limit: int, send: Send, admin: bool) -> None:
         """413 and close the connection; an API call is logged (an admin call never is)."""
         err = ApiError(413, f"Request body too large (limit {limit} bytes)")
-        if next((s for s in call.path.split("/") if s), "").lower() != "_emulator":
+        if not admin:
             self.calls.record(call, 413, None)
         await self._send(send, 413, encode_json(err.body()), [(b"connection", b"close")])
 
