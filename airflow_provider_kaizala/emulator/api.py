@@ -105,9 +105,23 @@ async def _on_http_error(_: Request, exc: Exception) -> Response:
     return _error_response(ApiError(exc.status_code, str(exc.detail)))
 
 
-def _query_names(routes: list[APIRoute]) -> dict[tuple[str, str], dict[str, str]]:
+QueryNames = dict[tuple[str, str], dict[str, str]]
+#: The query names of the routes, by the (METHOD, path) pairs they were read for: every app of a process has the
+#: same routes, and reading them (an OpenAPI generation) is most of an app's start-up.
+_QUERY_NAMES: dict[frozenset[tuple[str, str]], QueryNames] = {}
+
+
+def _query_names(routes: list[APIRoute]) -> QueryNames:
     """``(METHOD, path) -> {lower-cased name: declared name}`` of the query parameters each route declares
-    (its dependencies' too), read from FastAPI's public OpenAPI generation (admin routes included)."""
+    (its dependencies' too), read from FastAPI's public OpenAPI generation (admin routes included), once per
+    process and set of routes."""
+    key = frozenset((method, route.path) for route in routes for method in route.methods)
+    if key not in _QUERY_NAMES:
+        _QUERY_NAMES[key] = _read_query_names(routes)
+    return _QUERY_NAMES[key]
+
+
+def _read_query_names(routes: list[APIRoute]) -> QueryNames:
     shown = [copy.copy(route) for route in routes]
     for route in shown:
         route.include_in_schema = True
