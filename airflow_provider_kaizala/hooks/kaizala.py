@@ -49,7 +49,6 @@ from airflow_provider_kaizala.hooks.policy import (
     BodyDecoder,
     BodyTooLarge,
     Endpoint,
-    PageGuard,
     TransportError,
     Undecodable,
     as_bool,
@@ -349,11 +348,6 @@ class KaizalaHook(KaizalaBaseHook):
         else:
             body = parse_json(content, response.headers.get("Content-Type"))
         return Received(response.status_code, response.headers, body)
-
-    def _page_guard(self, endpoint: Endpoint | str, path: str) -> PageGuard:
-        """A guard ending one paged walk; the connection's ``max_pages`` is read at the first page."""
-        entry = ENDPOINTS[endpoint] if isinstance(endpoint, str) else endpoint
-        return PageGuard(entry, path, lambda: self.config.max_pages)
 
     def get_access_token(self, *, force: bool = False) -> AccessToken:
         """A fresh access token for this connector, from the process cache or the token service."""
@@ -666,7 +660,7 @@ class KaizalaHook(KaizalaBaseHook):
         count = page_size
         next_from = from_date_ms
         boundary: set[str] = set()  # ids already yielded that carry the newest timestamp seen so far
-        guard = self._page_guard("list_actions", f"groups/{group_id}/actions")
+        guard = self.kaizala_session.page_guard("list_actions", f"groups/{group_id}/actions")
         progress = self._progress(f"{params['actionType']} actions of group {group_id}")
         while True:
             if next_from is not None:
@@ -811,7 +805,7 @@ class KaizalaHook(KaizalaBaseHook):
         """
         entry = ENDPOINTS[endpoint]
         path = entry.format_path(**ids)
-        guard = self._page_guard(entry, path)
+        guard = self.kaizala_session.page_guard(entry, path)
         progress = self._progress(f"{key} of {path}")
         cursor = 0
         while True:

@@ -816,20 +816,13 @@ class PageGuard:
     Cursors are remembered as 16-byte digests, so a walk at the cap holds a few megabytes at most.
     """
 
-    def __init__(self, endpoint: Endpoint, path: str, max_pages: int | Callable[[], int] = DEFAULT_MAX_PAGES) -> None:
+    def __init__(self, endpoint: Endpoint, path: str, max_pages: int = DEFAULT_MAX_PAGES) -> None:
         self.endpoint = endpoint
         self.path = path
-        self._max_pages = max_pages
+        self.max_pages = max_pages
         self.pages = 0
         self.empty_in_a_row = 0
         self._seen: set[bytes] = set()
-
-    @property
-    def max_pages(self) -> int:
-        """The cap, resolved when first needed (so building a guard reads no connection)."""
-        if callable(self._max_pages):
-            self._max_pages = self._max_pages()
-        return self._max_pages
 
     def _fail(self, message: str) -> KaizalaPagingError:
         return KaizalaPagingError(
